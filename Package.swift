@@ -1,0 +1,55 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
+
+let package = Package(
+    name: "Lamina",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "lamina", targets: ["lamina"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    ],
+    targets: [
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .target(name: "LaminaCore", swiftSettings: strict),
+        .target(name: "Archive", dependencies: ["LaminaCore", "CZlib"], swiftSettings: strict),
+        .target(
+            name: "APK",
+            dependencies: [
+                "LaminaCore", "Archive",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
+            ],
+            swiftSettings: strict),
+        .target(name: "APKSolver", dependencies: ["LaminaCore", "APK"], swiftSettings: strict),
+        .target(
+            name: "Config",
+            dependencies: ["LaminaCore", .product(name: "Yams", package: "Yams")],
+            swiftSettings: strict),
+        .target(name: "OCI", dependencies: ["LaminaCore"], swiftSettings: strict),
+        .target(
+            name: "Commands",
+            dependencies: [
+                "LaminaCore", "Archive", "APK", "APKSolver", "Config", "OCI",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict),
+        .executableTarget(name: "lamina", dependencies: ["Commands"], swiftSettings: strict),
+        .target(name: "TestSupport", dependencies: ["LaminaCore"], swiftSettings: strict),
+
+        .testTarget(name: "LaminaCoreTests", dependencies: ["LaminaCore", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "ArchiveTests", dependencies: ["Archive", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "APKTests", dependencies: ["APK", "Archive", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "APKSolverTests", dependencies: ["APKSolver", "APK", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "ConfigTests", dependencies: ["Config", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "OCITests", dependencies: ["OCI", "TestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "CommandsTests", dependencies: ["Commands", "APK", "Archive", "TestSupport"],
+            swiftSettings: strict),
+    ]
+)

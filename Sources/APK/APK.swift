@@ -1,0 +1,1 @@
+// APK: see design.md.

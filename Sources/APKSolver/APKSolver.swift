@@ -1,0 +1,1 @@
+// APKSolver: see design.md.

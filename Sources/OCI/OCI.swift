@@ -1,0 +1,1 @@
+// OCI: see design.md.
