@@ -1,1 +1,0 @@
-// APK: see design.md.
