@@ -135,7 +135,7 @@ import Testing
         var total: Int64 = 0
         while let entry = try reader.next() {
             count += 1
-            if entry.path == "bin/busybox" { busybox = entry }
+            if entry.path == "./bin/busybox" { busybox = entry }
             total += try reader.content.copy(to: MemorySink())
         }
         let expected = try runTool("/bin/sh", ["-c", "tar -tzf '\(path)' | wc -l"])
