@@ -65,7 +65,7 @@ extension APKIndex {
                 return n
             }
             func list() throws -> [Dependency] {
-                do { return try Dependency.parseList(value) } catch let error as LaminaError {
+                do { return try Dependency.parseList(value, validateVersion: false) } catch let error as LaminaError {
                     throw LaminaError(.malformed, "line \(lineNumber): \(letter): \(error.message)", subject: source)
                 }
             }

@@ -20,7 +20,7 @@ public enum PKGINFO {
             let key = String(line[..<range.lowerBound])
             let value = String(line[range.upperBound...])
             func dependency() throws -> Dependency {
-                do { return try Dependency(parsing: value) } catch let error as LaminaError {
+                do { return try Dependency(parsing: value, validateVersion: false) } catch let error as LaminaError {
                     throw LaminaError(.malformed, "line \(lineNumber): \(key): \(error.message)", subject: source)
                 }
             }

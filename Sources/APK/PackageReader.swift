@@ -210,20 +210,24 @@ extension PackageArchive {
     /// Checks the signatures against `keyring` and the data segment against `datahash`, as
     /// `apk verify` does: one valid signature by a known key is enough.
     public func verify(keyring: Keyring) -> VerificationVerdict {
-        if let expected = info.dataHash {
-            let actual = dataDigest?.hex ?? ""
-            if expected.lowercased() != actual {
-                return .dataHashMismatch(expected: expected, actual: actual)
-            }
-        }
+        // A bad signature is the strongest verdict (apk stops there); then the data check; then trust.
+        var trustedKey: String?
         var badKey: String?
         for signature in signatures {
             guard let key = keyring[signature.keyName] else { continue }
             guard let digest = signedDigests[signature.algorithm.digestAlgorithm] else { continue }
-            if key.isValid(signature: signature.bytes, for: digest) { return .ok(keyName: signature.keyName) }
-            badKey = badKey ?? signature.keyName
+            if key.isValid(signature: signature.bytes, for: digest) {
+                trustedKey = trustedKey ?? signature.keyName
+            } else {
+                badKey = badKey ?? signature.keyName
+            }
         }
-        if let badKey { return .badSignature(keyName: badKey) }
+        if trustedKey == nil, let badKey { return .badSignature(keyName: badKey) }
+        if let expected = info.dataHash {
+            let actual = dataDigest?.hex ?? ""
+            if expected.lowercased() != actual { return .dataHashMismatch(expected: expected, actual: actual) }
+        }
+        if let trustedKey { return .ok(keyName: trustedKey) }
         return .untrusted
     }
 }
