@@ -213,13 +213,16 @@ public final class AtomicFileSink: ByteSink {
         }
     }
 
-    /// Flushes and renames the temp file to `path`.
-    public func commit() throws {
-        if fsync(fd) != 0 && errno != EINVAL {
-            throw LaminaError(.io, "fsync failed: \(String(cString: strerror(errno)))", subject: path)
+    /// Flushes and renames the temp file to `path`. With `keepOpen`, the file is renamed at once
+    /// and stays open for further writes (used for spill files).
+    public func commit(keepOpen: Bool = false) throws {
+        if !keepOpen {
+            if fsync(fd) != 0 && errno != EINVAL {
+                throw LaminaError(.io, "fsync failed: \(String(cString: strerror(errno)))", subject: path)
+            }
+            close(fd)
+            fd = -1
         }
-        close(fd)
-        fd = -1
         if rename(temporaryPath, path) != 0 {
             throw LaminaError(.io, "cannot rename into place: \(String(cString: strerror(errno)))", subject: path)
         }
@@ -231,5 +234,63 @@ public final class AtomicFileSink: ByteSink {
         let sink = try AtomicFileSink(path: path, mode: mode)
         try sink.write(bytes)
         try sink.commit()
+    }
+}
+
+/// At most `limit` bytes of another source.
+public final class BoundedSource: ByteSource {
+    private let base: ByteSource
+    private var left: Int64
+    public init(_ base: ByteSource, limit: Int64) {
+        self.base = base
+        self.left = limit
+    }
+    public func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        if left <= 0 { return 0 }
+        let n = try base.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<Int(min(Int64(buffer.count), left))]))
+        left -= Int64(n)
+        return n
+    }
+}
+
+/// An append-only spill file: content is written once and referred to by offset, so a tree of any
+/// size keeps only metadata in memory. The file is deleted when the store is released.
+public final class SpillStore: @unchecked Sendable {
+    // Safety: all mutation happens under `lock`.
+    public let path: String
+    private let sink: AtomicFileSink
+    private var offset: Int64 = 0
+    private let lock = NSLockLike()
+
+    /// Creates the spill file in `directory`.
+    public init(directory: String) throws {
+        path = directory + "/lamina-spill-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
+        sink = try AtomicFileSink(path: path, mode: 0o600)
+        try sink.commit(keepOpen: true)
+    }
+
+    deinit { unlink(path) }
+
+    /// Appends everything `source` yields; returns where it landed.
+    public func append(_ source: ByteSource) throws -> FileContent {
+        try lock.withLock {
+            let start = offset
+            let copied = try source.copy(to: sink)
+            offset += copied
+            return .file(path: path, offset: start, size: copied)
+        }
+    }
+}
+
+/// A tiny pthread mutex wrapper (Foundation's NSLock is not available in every target).
+final class NSLockLike: @unchecked Sendable {
+    // Safety: pthread_mutex_t is only touched through lock/unlock.
+    private var mutex = pthread_mutex_t()
+    init() { pthread_mutex_init(&mutex, nil) }
+    deinit { pthread_mutex_destroy(&mutex) }
+    func withLock<T>(_ body: () throws -> T) rethrows -> T {
+        pthread_mutex_lock(&mutex)
+        defer { pthread_mutex_unlock(&mutex) }
+        return try body()
     }
 }

@@ -131,3 +131,30 @@ struct VerifyTestdataTests {
         #expect(!index.packages.isEmpty)
     }
 }
+
+@Suite(.enabled(if: SharedTestData.isAvailable, "needs ../shared/testdata"))
+struct InstalledDatabaseTests {
+    /// apk-tools 2.14 wrote Alpine's database; parsing and rendering it gives back the same bytes.
+    @Test func alpineDatabaseRoundTripsByteForByte() throws {
+        let text = try String(contentsOfFile: SharedTestData.path("derived/minirootfs-3.20.3-x86_64/lib/apk/db/installed"), encoding: .utf8)
+        let db = try InstalledDatabase.parse(text)
+        #expect(db.packages.count == 14)
+        #expect(db.render() == text)
+        let baselayout = try #require(db.packages.first { $0.info.name == "alpine-baselayout" })
+        #expect(baselayout.info.checksum?.apkIdentity == "Q1qKcZ+j23xssAXmgQhkOO8dHnbWw=")
+        let crontab = try #require(baselayout.directories.first { $0.path == "etc/crontabs" }?.files.first)
+        #expect(crontab.name == "root" && crontab.mode == 0o600)
+        #expect(baselayout.directories.first { $0.path == "tmp" }?.mode == 0o1777)
+    }
+
+    @Test func apkoDatabasesParse() throws {
+        let dir = SharedTestData.path("chainguard-dev+apko/pkg/apk/apk/testdata/installed")
+        for name in try FileManager.default.contentsOfDirectory(atPath: dir) {
+            let text = try String(contentsOfFile: dir + "/" + name, encoding: .utf8)
+            let db = try InstalledDatabase.parse(text, source: name)
+            #expect(!db.packages.isEmpty, "\(name)")
+        }
+        let root = try String(contentsOfFile: SharedTestData.path("chainguard-dev+apko/pkg/apk/apk/testdata/root/usr/lib/apk/db/installed"), encoding: .utf8)
+        #expect(try !InstalledDatabase.parse(root).packages.isEmpty)
+    }
+}
