@@ -27,6 +27,7 @@ let package = Package(
             ],
             swiftSettings: strict),
         .target(name: "APKSolver", dependencies: ["LaminaCore", "APK"], swiftSettings: strict),
+        .target(name: "RootFS", dependencies: ["LaminaCore", "Archive", "APK"], swiftSettings: strict),
         .target(
             name: "Config",
             dependencies: ["LaminaCore", .product(name: "Yams", package: "Yams")],
@@ -35,7 +36,7 @@ let package = Package(
         .target(
             name: "Commands",
             dependencies: [
-                "LaminaCore", "Archive", "APK", "APKSolver", "Config", "OCI",
+                "LaminaCore", "Archive", "APK", "APKSolver", "RootFS", "Config", "OCI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
@@ -46,6 +47,7 @@ let package = Package(
         .testTarget(name: "ArchiveTests", dependencies: ["Archive", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "APKTests", dependencies: ["APK", "Archive", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "APKSolverTests", dependencies: ["APKSolver", "APK", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "RootFSTests", dependencies: ["RootFS", "APK", "Archive", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "ConfigTests", dependencies: ["Config", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "OCITests", dependencies: ["OCI", "TestSupport"], swiftSettings: strict),
         .testTarget(
