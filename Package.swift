@@ -13,6 +13,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
@@ -41,7 +43,25 @@ let package = Package(
             ],
             swiftSettings: strict),
         .executableTarget(name: "lamina", dependencies: ["Commands"], swiftSettings: strict),
-        .target(name: "TestSupport", dependencies: ["LaminaCore"], swiftSettings: strict),
+        .target(
+            name: "HTTPTransport",
+            dependencies: [
+                "LaminaCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strict),
+        .target(
+            name: "TestSupport",
+            dependencies: [
+                "LaminaCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strict),
 
         .testTarget(name: "LaminaCoreTests", dependencies: ["LaminaCore", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "ArchiveTests", dependencies: ["Archive", "TestSupport"], swiftSettings: strict),
@@ -50,6 +70,9 @@ let package = Package(
         .testTarget(name: "RootFSTests", dependencies: ["RootFS", "APK", "Archive", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "ConfigTests", dependencies: ["Config", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "OCITests", dependencies: ["OCI", "TestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "HTTPTransportTests", dependencies: ["HTTPTransport", "LaminaCore", "TestSupport"],
+            swiftSettings: strict),
         .testTarget(
             name: "CommandsTests", dependencies: ["Commands", "APK", "Archive", "TestSupport"],
             swiftSettings: strict),
