@@ -29,6 +29,8 @@ let package = Package(
             ],
             swiftSettings: strict),
         .target(name: "APKSolver", dependencies: ["LaminaCore", "APK"], swiftSettings: strict),
+        .target(
+            name: "APKRepository", dependencies: ["LaminaCore", "Archive", "APK", "HTTPTransport"], swiftSettings: strict),
         .target(name: "RootFS", dependencies: ["LaminaCore", "Archive", "APK"], swiftSettings: strict),
         .target(
             name: "Config",
@@ -38,7 +40,7 @@ let package = Package(
         .target(
             name: "Commands",
             dependencies: [
-                "LaminaCore", "Archive", "APK", "APKSolver", "RootFS", "Config", "OCI",
+                "LaminaCore", "Archive", "APK", "APKSolver", "APKRepository", "RootFS", "Config", "OCI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
@@ -67,6 +69,9 @@ let package = Package(
         .testTarget(name: "ArchiveTests", dependencies: ["Archive", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "APKTests", dependencies: ["APK", "Archive", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "APKSolverTests", dependencies: ["APKSolver", "APK", "TestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "APKRepositoryTests", dependencies: ["APKRepository", "APK", "Archive", "HTTPTransport", "TestSupport"],
+            swiftSettings: strict),
         .testTarget(name: "RootFSTests", dependencies: ["RootFS", "APK", "Archive", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "ConfigTests", dependencies: ["Config", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "OCITests", dependencies: ["OCI", "TestSupport"], swiftSettings: strict),
