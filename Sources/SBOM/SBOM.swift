@@ -1,0 +1,1 @@
+// SBOM: see design.md.
