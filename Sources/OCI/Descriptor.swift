@@ -50,7 +50,7 @@ public struct Descriptor: Codable, Sendable, Hashable {
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         mediaType = try c.decode(MediaType.self, forKey: .mediaType)
-        digest = try c.decode(Digest.self, forKey: .digest)
+        digest = try c.decodeDigest(forKey: .digest)
         size = try c.decode(Int64.self, forKey: .size)
         guard size >= 0 else {
             throw DecodingError.dataCorruptedError(forKey: .size, in: c, debugDescription: "negative size \(size)")

@@ -78,7 +78,8 @@ public struct ImageConfig: Codable, Sendable, Hashable {
         public init(from decoder: any Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             type = try c.decode(String.self, forKey: .type)
-            diffIDs = try c.decodeIfPresent([Digest].self, forKey: .diffIDs) ?? []
+            let present = try c.contains(.diffIDs) && !c.decodeNil(forKey: .diffIDs)
+            diffIDs = present ? try c.decodeDigests(forKey: .diffIDs) : []
         }
     }
 
