@@ -1,1 +1,0 @@
-// SBOM: see design.md.
