@@ -11,7 +11,7 @@ public struct PackageURL: Hashable, Sendable, CustomStringConvertible {
     public var namespace: String?
     public var name: String
     public var version: String?
-    /// Key/value qualifiers; rendered sorted by key.
+    /// Key/value qualifiers; rendered sorted by key, keys as given (apko writes `mediaType`).
     public var qualifiers: [String: String]
     /// `/`-separated subpath, if any.
     public var subpath: String?
@@ -79,7 +79,7 @@ public struct PackageURL: Hashable, Sendable, CustomStringConvertible {
         }
         text += Self.encode(name, keep: Self.colon)
         if let version, !version.isEmpty { text += "@" + Self.encode(version, keep: Self.colon) }
-        let pairs = qualifiers.map { ($0.key.lowercased(), $0.value) }
+        let pairs = qualifiers.map { ($0.key, $0.value) }
             .filter { keepsEmptyQualifiers || !$0.1.isEmpty }
             .sorted { $0.0 < $1.0 }
         if !pairs.isEmpty {
