@@ -36,7 +36,11 @@ let package = Package(
             name: "Config",
             dependencies: ["LaminaCore", .product(name: "Yams", package: "Yams")],
             swiftSettings: strict),
-        .target(name: "OCI", dependencies: ["LaminaCore"], swiftSettings: strict),
+        .target(
+            name: "OCI",
+            dependencies: ["LaminaCore", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strict),
+        .target(name: "SBOM", dependencies: ["LaminaCore"], swiftSettings: strict),
         .target(
             name: "Commands",
             dependencies: [
@@ -74,7 +78,8 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(name: "RootFSTests", dependencies: ["RootFS", "APK", "Archive", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "ConfigTests", dependencies: ["Config", "TestSupport"], swiftSettings: strict),
-        .testTarget(name: "OCITests", dependencies: ["OCI", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "OCITests", dependencies: ["OCI", "LaminaCore", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "SBOMTests", dependencies: ["SBOM", "LaminaCore", "TestSupport"], swiftSettings: strict),
         .testTarget(
             name: "HTTPTransportTests", dependencies: ["HTTPTransport", "LaminaCore", "TestSupport"],
             swiftSettings: strict),
