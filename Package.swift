@@ -31,6 +31,12 @@ let package = Package(
         .target(name: "APKSolver", dependencies: ["LaminaCore", "APK"], swiftSettings: strict),
         .target(
             name: "APKRepository", dependencies: ["LaminaCore", "Archive", "APK", "HTTPTransport"], swiftSettings: strict),
+        .target(
+            name: "ImageBuilder",
+            dependencies: [
+                "LaminaCore", "Archive", "APK", "APKSolver", "APKRepository", "RootFS", "Config", "OCI", "SBOM", "HTTPTransport",
+            ],
+            swiftSettings: strict),
         .target(name: "RootFS", dependencies: ["LaminaCore", "Archive", "APK"], swiftSettings: strict),
         .target(
             name: "Config",
