@@ -180,6 +180,23 @@ extension ImageConfiguration {
         return result
     }
 
+    /// apko's `Validate` including its changes: checks (see `validate`), then empty home directories become
+    /// `/home/<username>`, and a `service-bundle` entrypoint becomes `/bin/s6-svscan /sv` with `s6` added to
+    /// the packages.
+    /// - Throws: `LaminaError(.invalidInput)`.
+    public func validated(sourceMap: SourceMap? = nil) throws -> ImageConfiguration {
+        try validate(sourceMap: sourceMap)
+        var result = self
+        for index in result.accounts.users.indices where result.accounts.users[index].homedir.isEmpty {
+            result.accounts.users[index].homedir = "/home/" + result.accounts.users[index].username
+        }
+        if result.entrypoint.type == "service-bundle" {
+            result.entrypoint.command = "/bin/s6-svscan /sv"
+            result.contents.packages.append("s6")
+        }
+        return result
+    }
+
     /// apko's pre-build checks (`Validate`): users have names and non-zero uids, groups have names, additional
     /// certificates and runtime keys have safe file names (and keys have content, without duplicates),
     /// `layering` is not combined with `erofs`.
