@@ -101,7 +101,7 @@ extension BuildConfiguration {
 
         var known = Substitutions.packageVariables(of: self)
         try known.applyVarTransforms(varTransforms, sourceMap: sourceMap)
-        let replace = known.replacingKnown
+        let replace = Replacer(known)
 
         var result = self
         result.package = package.replacingVariables(replace, commit: commit)
@@ -131,7 +131,7 @@ extension BuildConfiguration {
                 let itemVariables = known.forRangeItem(key: key, value: items[key] ?? "")
                 sourceMap.alias(ConfigPath([.key("subpackages"), .index(expanded.count)]),
                     to: ConfigPath([.key("subpackages"), .index(index)]))
-                var copy = subpackage.replacingVariables(itemVariables.replacingKnown, commit: commit ?? package.commit)
+                var copy = subpackage.replacingVariables(Replacer(itemVariables), commit: commit ?? package.commit)
                 copy.range = ""
                 expanded.append(copy)
             }
@@ -415,7 +415,20 @@ extension Unicode.Scalar {
 
 // MARK: - Load-time replacement (melange's strings.Replacer pass)
 
-typealias Replace = (String) -> String
+/// melange's load-time replacement of known variables. Unlike melange, `if:` conditions get the values
+/// quoted: melange's replacer (`replacePipeline`) writes them bare, which by our reading of `pkg/config` and
+/// `pkg/cond` turns `${{package.name}} == 'hello'` (its `examples/conditional.yaml`) into the invalid
+/// `hello == 'hello'`.
+struct Replacer {
+    let variables: Substitutions
+
+    init(_ variables: Substitutions) { self.variables = variables }
+
+    func callAsFunction(_ text: String) -> String { variables.replacingKnown(text) }
+    func condition(_ text: String) -> String { variables.replacingKnown(text, quoted: true) }
+}
+
+typealias Replace = Replacer
 
 extension Package {
     func replacingVariables(_ replace: Replace, commit: String?) -> Package {
@@ -423,13 +436,13 @@ extension Package {
         result.name = replace(name)
         result.version = replace(version)
         result.description = replace(description)
-        result.annotations = annotations.mapValues(replace)
+        result.annotations = annotations.mapValues { replace($0) }
         result.url = replace(url)
         if self.commit.isEmpty, let commit { result.commit = commit }
-        result.targetArchitecture = targetArchitecture.map(replace)
+        result.targetArchitecture = targetArchitecture.map { replace($0) }
         result.copyright = copyright.map { entry in
             var copy = entry
-            copy.paths = entry.paths.map(replace)
+            copy.paths = entry.paths.map { replace($0) }
             copy.license = replace(entry.license)
             copy.licensePath = replace(entry.licensePath)
             return copy
@@ -443,7 +456,7 @@ extension Package {
 extension Dependencies {
     func replacingVariables(_ replace: Replace) -> Dependencies {
         Dependencies(
-            runtime: runtime.map(replace), provides: provides.map(replace), replaces: replaces.map(replace),
+            runtime: runtime.map { replace($0) }, provides: provides.map { replace($0) }, replaces: replaces.map { replace($0) },
             providerPriority: replace(providerPriority), replacesPriority: replace(replacesPriority))
     }
 }
@@ -451,7 +464,7 @@ extension Dependencies {
 extension Scriptlets {
     func replacingVariables(_ replace: Replace) -> Scriptlets {
         Scriptlets(
-            trigger: Trigger(script: replace(trigger.script), paths: trigger.paths.map(replace)),
+            trigger: Trigger(script: replace(trigger.script), paths: trigger.paths.map { replace($0) }),
             preInstall: replace(preInstall), postInstall: replace(postInstall), preDeinstall: replace(preDeinstall),
             postDeinstall: replace(postDeinstall), preUpgrade: replace(preUpgrade), postUpgrade: replace(postUpgrade))
     }
@@ -461,13 +474,13 @@ extension Pipeline {
     func replacingVariables(_ replace: Replace) -> Pipeline {
         var result = self
         result.name = replace(name)
-        result.with = with.mapValues(replace)
+        result.with = with.mapValues { replace($0) }
         result.runs = replace(runs)
         result.pipeline = pipeline.map { $0.replacingVariables(replace) }
-        result.needs = needs.map { Needs(packages: $0.packages.map(replace)) }
-        result.if = replace(self.if)
+        result.needs = needs.map { Needs(packages: $0.packages.map { replace($0) }) }
+        result.if = replace.condition(self.if)
         result.workingDirectory = replace(workingDirectory)
-        result.environment = environment.mapValues(replace)
+        result.environment = environment.mapValues { replace($0) }
         return result
     }
 
@@ -487,13 +500,13 @@ extension Pipeline {
 extension Subpackage {
     func replacingVariables(_ replace: Replace, commit: String) -> Subpackage {
         var result = self
-        result.if = replace(self.if)
+        result.if = replace.condition(self.if)
         result.name = replace(name)
         result.pipeline = pipeline.map { $0.replacingVariables(replace) }
         result.dependencies = dependencies.replacingVariables(replace)
         result.scriptlets = scriptlets?.replacingVariables(replace)
         result.description = replace(description)
-        result.annotations = annotations.mapValues(replace)
+        result.annotations = annotations.mapValues { replace($0) }
         result.url = replace(url)
         if result.commit.isEmpty { result.commit = commit }
         result.test = test.map { $0.replacingVariables(replace) }
@@ -510,21 +523,21 @@ extension Test {
 extension ImageConfiguration {
     func replacingVariables(_ replace: Replace) -> ImageConfiguration {
         var result = self
-        result.contents.buildRepositories = contents.buildRepositories.map(replace)
-        result.contents.runtimeRepositories = contents.runtimeRepositories.map(replace)
-        result.contents.repositories = contents.repositories.map(replace)
-        result.contents.keyring = contents.keyring.map(replace)
-        result.contents.packages = contents.packages.map(replace)
+        result.contents.buildRepositories = contents.buildRepositories.map { replace($0) }
+        result.contents.runtimeRepositories = contents.runtimeRepositories.map { replace($0) }
+        result.contents.repositories = contents.repositories.map { replace($0) }
+        result.contents.keyring = contents.keyring.map { replace($0) }
+        result.contents.packages = contents.packages.map { replace($0) }
         result.entrypoint.command = replace(entrypoint.command)
         result.entrypoint.shellFragment = replace(entrypoint.shellFragment)
-        result.entrypoint.services = entrypoint.services.mapValues(replace)
+        result.entrypoint.services = entrypoint.services.mapValues { replace($0) }
         result.cmd = replace(cmd)
         result.stopSignal = replace(stopSignal)
         result.workDir = replace(workDir)
-        result.environment = environment.mapValues(replace)
+        result.environment = environment.mapValues { replace($0) }
         result.vcsURL = replace(vcsURL)
-        result.annotations = annotations.mapValues(replace)
-        result.volumes = volumes.map(replace)
+        result.annotations = annotations.mapValues { replace($0) }
+        result.volumes = volumes.map { replace($0) }
         return result
     }
 }

@@ -60,8 +60,9 @@ public struct Substitutions: Sendable, Equatable {
     }
 
     /// melange's load-time replacement (a Go `strings.Replacer`): exact `${{name}}` tokens whose name is known
-    /// are replaced by the value as written; everything else is left for later.
-    public func replacingKnown(_ text: String) -> String {
+    /// are replaced by the value as written (or Go-quoted, for `if:` conditions, so that the condition stays
+    /// valid); everything else is left for later.
+    public func replacingKnown(_ text: String, quoted: Bool = false) -> String {
         guard text.contains("${{") else { return text }
         var out = ""
         var rest = Substring(text)
@@ -69,7 +70,7 @@ public struct Substitutions: Sendable, Equatable {
             out += rest[..<start.lowerBound]
             let afterOpen = rest[start.upperBound...]
             if let close = afterOpen.range(of: "}}"), let value = values[String(afterOpen[..<close.lowerBound])] {
-                out += value
+                out += quoted ? Self.goQuote(value) : value
                 rest = afterOpen[close.upperBound...]
             } else {
                 out += "${{"
