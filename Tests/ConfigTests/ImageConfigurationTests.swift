@@ -109,6 +109,8 @@ struct ApkoTestDataTests {
         let expected = try GoldenLayer.file(
             "etc/apko.json", inLayer: "chainguard-dev+apko/internal/cli/testdata/golden/blobs/sha256/\(layer)")
         #expect(try ConfigRenderer.json(config) + "\n" == expected)
+        // JSON is YAML: the same decoder reads apko's JSON back.
+        #expect(try ImageConfiguration.decode(yaml: expected, file: "apko.json") == config)
     }
 }
 

@@ -128,6 +128,10 @@ struct SubstitutionTests {
             try Self.variables.forPipeline(with: ["uri": "u", "expected-sha256": "abc"], inputs: inputs)
         }
         #expect(badSHA.message.contains("input 'expected-sha256' must be 64 hexadecimal digits"))
+        let undeclared = try #require(throws: LaminaError.self) {
+            try Self.variables.forPipeline(with: ["uri": "u", "urii": "v"], inputs: inputs, rejectUndeclared: true)
+        }
+        #expect(undeclared.message.hasPrefix("undefined input 'urii'"))
         // A forwarded self-reference takes the parent's value.
         let (parent, _) = try Self.variables.forPipeline(with: ["uri": "outer"], inputs: inputs)
         let (child, _) = try parent.forPipeline(with: ["uri": "${{inputs.uri}}"], inputs: [:])
@@ -246,6 +250,19 @@ struct RenderingTests {
             + #""entrypoint":{"services":{"a":"2","z":"1"}},"accounts":{},"#
             + #""paths":[{"path":"/x","type":"directory","uid":0,"permissions":493}],"#
             + #""layering":{"strategy":"origin","budget":10}}"#)
+    }
+
+    @Test(arguments: [
+        ("https://user:secret@example.com/os", "https://user:xxxxx@example.com/os"),
+        ("@local https://u:p@host:8080/x?y=1", "@local https://u:xxxxx@host:8080/x?y=1"),
+        ("https://token@example.com/os", "https://token@example.com/os"),
+        ("./packages", "./packages"),
+    ])
+    func credentialsAreRedacted(repository: String, shown: String) {
+        let config = ImageConfiguration(contents: ImageContents(repositories: [repository], keyring: [repository]))
+        let redacted = config.redactingCredentials()
+        #expect(redacted.contents.repositories == [shown])
+        #expect(redacted.contents.keyring.first?.contains("secret") == false)
     }
 
     @Test func yamlRoundTripOfAnImageConfiguration() throws {

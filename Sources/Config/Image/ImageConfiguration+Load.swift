@@ -246,6 +246,35 @@ extension ImageConfiguration {
         }
     }
 
+    /// The configuration with passwords in repository and keyring URLs replaced by `xxxxx`, as apko prints it
+    /// (`show-config`, logs). Repository entries may carry an `@tag ` prefix.
+    public func redactingCredentials() -> ImageConfiguration {
+        var result = self
+        func redactRepository(_ entry: String) -> String {
+            let parts = entry.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: false)
+            if parts.count == 2, parts[0].hasPrefix("@") { return "\(parts[0]) \(Self.redactURL(String(parts[1])))" }
+            return Self.redactURL(entry)
+        }
+        result.contents.buildRepositories = contents.buildRepositories.map(redactRepository)
+        result.contents.repositories = contents.repositories.map(redactRepository)
+        result.contents.runtimeRepositories = contents.runtimeRepositories.map(redactRepository)
+        result.contents.keyring = contents.keyring.map(Self.redactURL)
+        return result
+    }
+
+    /// Go's `url.URL.Redacted`: `https://user:secret@host/x` → `https://user:xxxxx@host/x`.
+    static func redactURL(_ text: String) -> String {
+        guard let schemeEnd = text.range(of: "://") else { return text }
+        let authorityStart = schemeEnd.upperBound
+        let authorityEnd = text[authorityStart...].firstIndex(where: { $0 == "/" || $0 == "?" || $0 == "#" })
+            ?? text.endIndex
+        let authority = text[authorityStart..<authorityEnd]
+        guard let at = authority.lastIndex(of: "@") else { return text }
+        let userInfo = authority[..<at]
+        guard let colon = userInfo.firstIndex(of: ":") else { return text }
+        return String(text[..<authorityStart]) + userInfo[...colon] + "xxxxx" + text[at..<text.endIndex]
+    }
+
     /// `^[a-zA-Z0-9_-]+[a-zA-Z0-9_.-]*$`.
     static func isSafeFileName(_ name: String) -> Bool {
         guard let first = name.unicodeScalars.first, first != "." else { return false }

@@ -269,11 +269,18 @@ extension Substitutions {
     /// defaults when `with` leaves them empty, required inputs must be set, `expected-sha256`/`-sha512`/
     /// `expected-commit` must be hex of the right length; each `with` value becomes `inputs.<name>`, resolved
     /// against the enclosing scope first (so `foo: ${{inputs.foo}}` forwards the parent's value).
+    /// - Parameter rejectUndeclared: refuse `with` keys the definition does not declare (melange does so for
+    ///   the step that names the `uses:` pipeline, not for the steps nested in it).
     /// - Returns: the new scope and the effective `with` values.
     /// - Throws: `LaminaError(.invalidInput)` naming the input.
     public func forPipeline(
-        with: [String: String], inputs: [String: PipelineInput], at site: Site? = nil
+        with: [String: String], inputs: [String: PipelineInput], rejectUndeclared: Bool = false, at site: Site? = nil
     ) throws -> (scope: Substitutions, with: [String: String]) {
+        if rejectUndeclared, let undeclared = with.keys.sorted().first(where: { inputs[$0] == nil }) {
+            let declared = inputs.keys.sorted().joined(separator: ", ")
+            let message = "undefined input '\(undeclared)' (declared: \(declared.isEmpty ? "none" : declared))"
+            throw site?.error(message) ?? LaminaError(.invalidInput, message)
+        }
         var effective = with
         for (name, input) in inputs {
             if effective[name, default: ""].isEmpty { effective[name] = input.defaultValue }

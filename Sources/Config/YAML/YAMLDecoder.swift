@@ -26,8 +26,27 @@ struct YAMLConfigDecoder {
         let state = DecodeState(file: file, strict: strict)
         state.sourceMap = try SourceMapBuilder.build(root: root, file: file)
         let decoder = NodeDecoder(node: root, path: ConfigPath(), state: state)
-        let value = try T(from: decoder)
-        return (value, state.sourceMap)
+        do {
+            let value = try T(from: decoder)
+            return (value, state.sourceMap)
+        } catch let error as DecodingError {
+            // Only hand-written decoding outside this module throws these; give them a position too.
+            throw Self.describe(error, sourceMap: state.sourceMap)
+        }
+    }
+
+    static func describe(_ error: DecodingError, sourceMap: SourceMap) -> LaminaError {
+        let context: DecodingError.Context
+        switch error {
+        case .typeMismatch(_, let c), .valueNotFound(_, let c), .keyNotFound(_, let c), .dataCorrupted(let c):
+            context = c
+        @unknown default:
+            return LaminaError(.invalidInput, "\(error)", subject: sourceMap.file, cause: error)
+        }
+        let path = ConfigPath(context.codingPath.map { key in
+            key.intValue.map { ConfigPathComponent.index($0) } ?? .key(key.stringValue)
+        })
+        return ConfigError.make(location: sourceMap.location(of: path), path: path, context.debugDescription)
     }
 
     /// Composes the first YAML document, turning Yams syntax errors into positioned `LaminaError`s.
