@@ -104,6 +104,7 @@ struct SubstitutionTests {
             == "/home/build/melange-out /home/build/melange-out/hello /home/build/melange-out/hello")
         #expect(try variables.apply("${{targets.package.hello-doc}} ${{context.name}}")
             == "/home/build/melange-out/hello-doc hello")
+        #expect(try Substitutions.forBuild(config, architectureName: testCase.apk) == variables)
         let sub = variables.forSubpackage(named: "hello-doc")
         #expect(try sub.apply("${{subpkg.name}} ${{context.name}} ${{targets.subpkgdir}} ${{targets.contextdir}}")
             == "hello-doc hello-doc /home/build/melange-out/hello-doc /home/build/melange-out/hello-doc")

@@ -246,6 +246,17 @@ extension Substitutions {
         return result
     }
 
+    /// `forBuild` for an architecture name in any spelling (`amd64`, `x86_64`, `arm/v7`, `armv7`, …).
+    /// - Throws: `LaminaError(.invalidInput)` for an unknown architecture or a var-transform failure.
+    public static func forBuild(
+        _ configuration: BuildConfiguration, architectureName: String, libc: String = "gnu",
+        buildOptions: [String] = [], sourceMap: SourceMap? = nil
+    ) throws -> Substitutions {
+        try forBuild(
+            configuration, architecture: try Architecture(architectureName), libc: libc, buildOptions: buildOptions,
+            sourceMap: sourceMap)
+    }
+
     /// The variables inside one subpackage (melange `SubstitutionMap.Subpackage`): `subpkg.name`,
     /// `context.name`, `targets.subpkgdir` and `targets.contextdir`.
     public func forSubpackage(named name: String) -> Substitutions {
