@@ -88,10 +88,11 @@ extension APKIndex {
             case "c": current.commit = value
             case "k": current.providerPriority = Int(try number())
             case "q": current.replacesPriority = Int(try number())
-            case "D": current.depends = try list()
-            case "p": current.provides = try list()
-            case "i": current.installIf = try list()
-            case "r": current.replaces = try list()
+            // Repeated lines add to the list, as apk-tools reads them.
+            case "D": current.depends += try list()
+            case "p": current.provides += try list()
+            case "i": current.installIf += try list()
+            case "r": current.replaces += try list()
             default: break
             }
         }
