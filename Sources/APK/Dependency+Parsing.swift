@@ -13,8 +13,9 @@ extension Dependency {
     ///
     /// - Throws: `LaminaError(.invalidInput)` quoting the atom when the name is empty or has a character apk
     ///   does not allow, the tag is empty or malformed, the operator is unknown, the version is empty or not a
-    ///   valid apk version.
-    public init(parsing text: String) throws {
+    ///   valid apk version (unless `validateVersion` is false: metadata written by other tools, such as
+    ///   `so:libfoo.so.0unstable=0unstable`, is read as apk-tools reads it, comparing such versions as strings).
+    public init(parsing text: String, validateVersion: Bool = true) throws {
         var rest = Substring(text)
         var isConflict = false
         if rest.first == "!" {
@@ -56,7 +57,7 @@ extension Dependency {
                 if version.contains("@") {
                     throw fail("the tag must come before the operator, as in 'name@tag\(opText)version'")
                 }
-                guard APKVersion.isValid(version) else { throw fail("'\(version)' is not a valid apk version") }
+                guard !validateVersion || APKVersion.isValid(version) else { throw fail("'\(version)' is not a valid apk version") }
             } else if version.contains(where: { $0 == " " || $0 == "\t" }) {
                 throw fail("malformed identity checksum '\(version)'")
             }
@@ -69,9 +70,9 @@ extension Dependency {
     /// `/etc/apk/world` (newlines and tabs also separate). Empty input gives an empty list.
     ///
     /// - Throws: `LaminaError(.invalidInput)` naming the first invalid atom.
-    public static func parseList(_ text: String) throws -> [Dependency] {
+    public static func parseList(_ text: String, validateVersion: Bool = true) throws -> [Dependency] {
         try text.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\t" || $0 == "\r" })
-            .map { try Dependency(parsing: String($0)) }
+            .map { try Dependency(parsing: String($0), validateVersion: validateVersion) }
     }
 
     /// The version a provides entry (`p:so:libfoo.so.1=1.2`) gives its name, or nil for an unversioned

@@ -38,7 +38,7 @@ public struct PackageCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "package",
         abstract: "Create, inspect, verify and index .apk packages.",
-        subcommands: []
+        subcommands: [PackageCreate.self, PackageVerify.self, PackageInfoCommand.self, PackageIndex.self]
     )
     public init() {}
 }

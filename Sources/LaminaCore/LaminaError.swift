@@ -89,7 +89,12 @@ public struct LaminaError: Error, Sendable, CustomStringConvertible {
     /// The same error about another subject (e.g. adding the file name at the boundary where it is known).
     public func about(_ subject: String) -> LaminaError {
         var copy = self
-        copy.subject = self.subject.map { "\(subject): \($0)" } ?? subject
+        if let existing = self.subject {
+            // Errors from deeper layers often already name the same file.
+            if !existing.hasPrefix(subject) { copy.subject = "\(subject): \(existing)" }
+        } else {
+            copy.subject = subject
+        }
         return copy
     }
 }

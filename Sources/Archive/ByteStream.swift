@@ -1,0 +1,296 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+import LaminaCore
+
+/// A pull-based stream of bytes. Readers of archives are composed from these: a file, a gzip
+/// decompressor over the file, a tar reader over the decompressor.
+public protocol ByteSource: AnyObject {
+    /// Reads up to `buffer.count` bytes into `buffer`; returns 0 only at the end of the stream.
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int
+}
+
+/// A push-based byte consumer.
+public protocol ByteSink: AnyObject {
+    func write(_ bytes: UnsafeRawBufferPointer) throws
+}
+
+extension ByteSink {
+    /// Writes an array of bytes.
+    public func write(_ bytes: [UInt8]) throws {
+        try bytes.withUnsafeBytes { try write($0) }
+    }
+}
+
+extension ByteSource {
+    /// Reads exactly `count` bytes, or fewer only if the stream ends first.
+    public func readFully(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        var filled = 0
+        while filled < buffer.count {
+            let n = try read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[filled...]))
+            if n == 0 { break }
+            filled += n
+        }
+        return filled
+    }
+
+    /// Reads the whole remaining stream into memory, refusing more than `limit` bytes.
+    public func readAll(limit: Int, what: String = "stream") throws -> [UInt8] {
+        var out = [UInt8]()
+        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+        while true {
+            let n = try chunk.withUnsafeMutableBytes { try read(into: $0) }
+            if n == 0 { return out }
+            if out.count + n > limit {
+                throw LaminaError(.limitExceeded, "\(what) is larger than the limit of \(limit) bytes")
+            }
+            out.append(contentsOf: chunk[0..<n])
+        }
+    }
+
+    /// Copies the rest of this stream into `sink`, returning the number of bytes copied.
+    @discardableResult
+    public func copy(to sink: ByteSink, bufferSize: Int = 128 * 1024) throws -> Int64 {
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: bufferSize, alignment: 16)
+        defer { buffer.deallocate() }
+        var total: Int64 = 0
+        while true {
+            let n = try read(into: buffer)
+            if n == 0 { return total }
+            try sink.write(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+            total += Int64(n)
+        }
+    }
+}
+
+/// Bytes held in memory, read from the start.
+public final class MemorySource: ByteSource {
+    private let bytes: [UInt8]
+    private var offset = 0
+
+    public init(_ bytes: [UInt8]) { self.bytes = bytes }
+
+    public func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        let n = min(buffer.count, bytes.count - offset)
+        if n <= 0 { return 0 }
+        bytes.withUnsafeBytes { raw in
+            buffer.baseAddress!.copyMemory(from: raw.baseAddress! + offset, byteCount: n)
+        }
+        offset += n
+        return n
+    }
+}
+
+/// Collects written bytes in memory.
+public final class MemorySink: ByteSink {
+    public private(set) var bytes: [UInt8] = []
+    public init() {}
+    public func write(_ bytes: UnsafeRawBufferPointer) throws { self.bytes.append(contentsOf: bytes) }
+}
+
+/// Forwards writes to several sinks (e.g. a file and a hasher).
+public final class TeeSink: ByteSink {
+    private let sinks: [ByteSink]
+    public init(_ sinks: [ByteSink]) { self.sinks = sinks }
+    public func write(_ bytes: UnsafeRawBufferPointer) throws {
+        for sink in sinks { try sink.write(bytes) }
+    }
+}
+
+/// Counts bytes and hands each chunk to a closure (hashers plug in here).
+public final class CallbackSink: ByteSink {
+    private let body: (UnsafeRawBufferPointer) throws -> Void
+    public private(set) var count: Int64 = 0
+    public init(_ body: @escaping (UnsafeRawBufferPointer) throws -> Void) { self.body = body }
+    public func write(_ bytes: UnsafeRawBufferPointer) throws {
+        count += Int64(bytes.count)
+        try body(bytes)
+    }
+}
+
+/// A byte source that passes every byte it reads to an observer (to hash while reading).
+public final class ObservedSource: ByteSource {
+    private let base: ByteSource
+    private let observer: (UnsafeRawBufferPointer) -> Void
+    public init(_ base: ByteSource, observer: @escaping (UnsafeRawBufferPointer) -> Void) {
+        self.base = base
+        self.observer = observer
+    }
+    public func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        let n = try base.read(into: buffer)
+        if n > 0 { observer(UnsafeRawBufferPointer(rebasing: buffer[0..<n])) }
+        return n
+    }
+}
+
+/// Reads a file through its descriptor.
+public final class FileSource: ByteSource {
+    private let fd: Int32
+    public let path: String
+
+    /// Opens `path` for reading.
+    /// - Throws: `LaminaError.notFound` or `.io`.
+    public init(path: String) throws {
+        self.path = path
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 {
+            let code = errno
+            throw LaminaError(code == ENOENT ? .notFound : .io, code == ENOENT ? "no such file" : String(cString: strerror(code)), subject: path)
+        }
+        self.fd = fd
+    }
+
+    deinit { close(fd) }
+
+    public func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        while true {
+            #if canImport(Glibc) || canImport(Musl)
+                let n = Glibc.read(fd, buffer.baseAddress, buffer.count)
+            #else
+                let n = Darwin.read(fd, buffer.baseAddress, buffer.count)
+            #endif
+            if n >= 0 { return n }
+            if errno == EINTR { continue }
+            throw LaminaError(.io, "read failed: \(String(cString: strerror(errno)))", subject: path)
+        }
+    }
+
+    /// Moves to an absolute offset.
+    public func seek(to offset: Int64) throws {
+        if lseek(fd, off_t(offset), SEEK_SET) < 0 {
+            throw LaminaError(.io, "seek failed: \(String(cString: strerror(errno)))", subject: path)
+        }
+    }
+}
+
+/// Writes a file that appears at its final path only when `commit()` is called: the bytes go to a
+/// hidden temp file in the same folder, which is renamed into place. Dropping it uncommitted
+/// removes the temp file, so a failure leaves nothing half-written.
+public final class AtomicFileSink: ByteSink {
+    public let path: String
+    public let temporaryPath: String
+    private var fd: Int32
+    private var committed = false
+
+    /// - Parameter mode: permission bits of the final file.
+    public init(path: String, mode: mode_t = 0o644) throws {
+        self.path = path
+        let slash = path.lastIndex(of: "/")
+        let dir = slash.map { String(path[..<$0]) } ?? "."
+        let base = slash.map { String(path[path.index(after: $0)...]) } ?? path
+        var template = Array("\(dir.isEmpty ? "/" : dir)/.\(base).tmp-XXXXXX".utf8CString)
+        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        if fd < 0 {
+            throw LaminaError(.io, "cannot create a file here: \(String(cString: strerror(errno)))", subject: path)
+        }
+        fchmod(fd, mode)
+        self.fd = fd
+        self.temporaryPath = String(cString: template.withUnsafeBufferPointer { $0.baseAddress! })
+    }
+
+    deinit {
+        if fd >= 0 { close(fd) }
+        if !committed { unlink(temporaryPath) }
+    }
+
+    public func write(_ bytes: UnsafeRawBufferPointer) throws {
+        var offset = 0
+        while offset < bytes.count {
+            #if canImport(Glibc) || canImport(Musl)
+                let n = Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+            #else
+                let n = Darwin.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+            #endif
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw LaminaError(.io, "write failed: \(String(cString: strerror(errno)))", subject: path)
+            }
+            offset += n
+        }
+    }
+
+    /// Flushes and renames the temp file to `path`. With `keepOpen`, the file is renamed at once
+    /// and stays open for further writes (used for spill files).
+    public func commit(keepOpen: Bool = false) throws {
+        if !keepOpen {
+            if fsync(fd) != 0 && errno != EINVAL {
+                throw LaminaError(.io, "fsync failed: \(String(cString: strerror(errno)))", subject: path)
+            }
+            close(fd)
+            fd = -1
+        }
+        if rename(temporaryPath, path) != 0 {
+            throw LaminaError(.io, "cannot rename into place: \(String(cString: strerror(errno)))", subject: path)
+        }
+        committed = true
+    }
+
+    /// Writes `bytes` to `path` atomically.
+    public static func write(_ bytes: [UInt8], to path: String, mode: mode_t = 0o644) throws {
+        let sink = try AtomicFileSink(path: path, mode: mode)
+        try sink.write(bytes)
+        try sink.commit()
+    }
+}
+
+/// At most `limit` bytes of another source.
+public final class BoundedSource: ByteSource {
+    private let base: ByteSource
+    private var left: Int64
+    public init(_ base: ByteSource, limit: Int64) {
+        self.base = base
+        self.left = limit
+    }
+    public func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        if left <= 0 { return 0 }
+        let n = try base.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<Int(min(Int64(buffer.count), left))]))
+        left -= Int64(n)
+        return n
+    }
+}
+
+/// An append-only spill file: content is written once and referred to by offset, so a tree of any
+/// size keeps only metadata in memory. The file is deleted when the store is released.
+public final class SpillStore: @unchecked Sendable {
+    // Safety: all mutation happens under `lock`.
+    public let path: String
+    private let sink: AtomicFileSink
+    private var offset: Int64 = 0
+    private let lock = NSLockLike()
+
+    /// Creates the spill file in `directory`.
+    public init(directory: String) throws {
+        path = directory + "/lamina-spill-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
+        sink = try AtomicFileSink(path: path, mode: 0o600)
+        try sink.commit(keepOpen: true)
+    }
+
+    deinit { unlink(path) }
+
+    /// Appends everything `source` yields; returns where it landed.
+    public func append(_ source: ByteSource) throws -> FileContent {
+        try lock.withLock {
+            let start = offset
+            let copied = try source.copy(to: sink)
+            offset += copied
+            return .file(path: path, offset: start, size: copied)
+        }
+    }
+}
+
+/// A tiny pthread mutex wrapper (Foundation's NSLock is not available in every target).
+final class NSLockLike: @unchecked Sendable {
+    // Safety: pthread_mutex_t is only touched through lock/unlock.
+    private var mutex = pthread_mutex_t()
+    init() { pthread_mutex_init(&mutex, nil) }
+    deinit { pthread_mutex_destroy(&mutex) }
+    func withLock<T>(_ body: () throws -> T) rethrows -> T {
+        pthread_mutex_lock(&mutex)
+        defer { pthread_mutex_unlock(&mutex) }
+        return try body()
+    }
+}

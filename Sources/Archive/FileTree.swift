@@ -1,0 +1,241 @@
+import LaminaCore
+
+/// Where a regular file's bytes live while a tree is assembled: small ones in memory, the rest in a
+/// file on disk (a cache entry or a spilled temp file), so memory stays bounded.
+public enum FileContent: Sendable, Hashable {
+    case bytes([UInt8])
+    /// `size` bytes of the file at `path`, starting at `offset`.
+    case file(path: String, offset: Int64, size: Int64)
+
+    public var size: Int64 {
+        switch self {
+        case .bytes(let b): return Int64(b.count)
+        case .file(_, _, let size): return size
+        }
+    }
+
+    /// A fresh source over the content.
+    public func open() throws -> ByteSource {
+        switch self {
+        case .bytes(let b): return MemorySource(b)
+        case .file(let path, let offset, let size):
+            let source = try FileSource(path: path)
+            if offset > 0 { try source.seek(to: offset) }
+            return BoundedSource(source, limit: size)
+        }
+    }
+}
+
+/// One node of a `FileTree`.
+public struct FileNode: Sendable, Hashable {
+    public var kind: TarEntry.Kind
+    public var mode: UInt32
+    public var uid: Int
+    public var gid: Int
+    public var modificationTime: Int64
+    /// Symlink target, or the tree path a hardlink points to.
+    public var linkTarget: String
+    public var deviceMajor: UInt32
+    public var deviceMinor: UInt32
+    public var xattrs: [String: [UInt8]]
+    public var content: FileContent?
+    /// Free-form owner tag (RootFS records the package that installed the node).
+    public var owner: String?
+
+    public init(
+        kind: TarEntry.Kind, mode: UInt32, uid: Int = 0, gid: Int = 0, modificationTime: Int64 = 0, linkTarget: String = "",
+        deviceMajor: UInt32 = 0, deviceMinor: UInt32 = 0, xattrs: [String: [UInt8]] = [:], content: FileContent? = nil, owner: String? = nil
+    ) {
+        self.kind = kind
+        self.mode = mode & 0o7777
+        self.uid = uid
+        self.gid = gid
+        self.modificationTime = modificationTime
+        self.linkTarget = linkTarget
+        self.deviceMajor = deviceMajor
+        self.deviceMinor = deviceMinor
+        self.xattrs = xattrs
+        self.content = content
+        self.owner = owner
+    }
+
+    public static func directory(mode: UInt32 = 0o755, uid: Int = 0, gid: Int = 0) -> FileNode {
+        FileNode(kind: .directory, mode: mode, uid: uid, gid: gid)
+    }
+    public static func file(_ bytes: [UInt8], mode: UInt32 = 0o644, uid: Int = 0, gid: Int = 0) -> FileNode {
+        FileNode(kind: .regular, mode: mode, uid: uid, gid: gid, content: .bytes(bytes))
+    }
+    public static func symlink(to target: String) -> FileNode {
+        FileNode(kind: .symbolicLink, mode: 0o777, linkTarget: target)
+    }
+}
+
+/// An in-memory root filesystem: paths (relative, normalised) to nodes, with parent directories
+/// always present. Symlinks inside the tree are followed for *parent* components when inserting,
+/// exactly as extracting onto a real filesystem would (so `lib/x` lands in `usr/lib/x` when `lib`
+/// links to `usr/lib`), but never out of the root.
+///
+/// Writing it out (`writeTar`) is deterministic: each directory before its children, children in
+/// byte order, one mtime for all entries when asked.
+public struct FileTree: Sendable {
+    public private(set) var nodes: [String: FileNode] = [:]
+    private var children: [String: Set<String>] = ["": []]
+
+    public init() {}
+
+    /// The node at `path` (not following a final symlink).
+    public subscript(path: String) -> FileNode? {
+        guard let normalized = try? SafePath.normalize(path) else { return nil }
+        guard let resolved = try? resolveParents(normalized) else { return nil }
+        return nodes[resolved]
+    }
+
+    /// All paths, sorted as `writeTar` emits them.
+    public var sortedPaths: [String] {
+        var out: [String] = []
+        func walk(_ dir: String) {
+            for name in (children[dir] ?? []).sorted(by: { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }) {
+                let path = dir.isEmpty ? name : dir + "/" + name
+                out.append(path)
+                if nodes[path]?.kind == .directory { walk(path) }
+            }
+        }
+        walk("")
+        return out
+    }
+
+    public var count: Int { nodes.count }
+
+    /// Resolves symlinks among the parent components of `path`; returns the real tree path.
+    /// - Throws: `.unsafePath` when a link leads out of the root, or there are too many links.
+    public func resolveParents(_ path: String) throws -> String {
+        var components = path.split(separator: "/").map(String.init)
+        guard !components.isEmpty else { return "" }
+        var resolved: [String] = []
+        var hops = 0
+        var index = 0
+        while index < components.count - 1 {
+            let candidate = (resolved + [components[index]]).joined(separator: "/")
+            if let node = nodes[candidate], node.kind == .symbolicLink {
+                hops += 1
+                if hops > 40 { throw LaminaError(.unsafePath, "too many levels of symbolic links in '\(path)'") }
+                let base = node.linkTarget.hasPrefix("/") ? [] : resolved
+                var stack = base
+                for part in node.linkTarget.split(separator: "/") where part != "." {
+                    if part == ".." {
+                        if stack.isEmpty { throw LaminaError(.unsafePath, "'\(path)': symlink '\(candidate)' -> '\(node.linkTarget)' leaves the root") }
+                        stack.removeLast()
+                    } else {
+                        stack.append(String(part))
+                    }
+                }
+                components = stack + Array(components[(index + 1)...])
+                resolved = []
+                index = 0
+                continue
+            }
+            resolved.append(components[index])
+            index += 1
+        }
+        return (resolved + [components[components.count - 1]]).joined(separator: "/")
+    }
+
+    /// Creates missing parent directories (mode 0755, root) of `path`.
+    private mutating func ensureParents(of path: String) throws {
+        var parent = ""
+        let parts = path.split(separator: "/")
+        for part in parts.dropLast() {
+            let next = parent.isEmpty ? String(part) : parent + "/" + part
+            if let node = nodes[next] {
+                guard node.kind == .directory else {
+                    throw LaminaError(.conflict, "cannot create '\(path)': '\(next)' is not a directory")
+                }
+            } else {
+                nodes[next] = .directory()
+                children[parent, default: []].insert(String(part))
+                children[next] = []
+            }
+            parent = next
+        }
+    }
+
+    /// Inserts or replaces the node at `path` (parents are created; parent symlinks are followed).
+    /// Returns the real path used and the node it replaced, if any.
+    /// - Throws: `.unsafePath` for paths escaping the root, `.conflict` when a directory would be
+    ///   replaced by a non-directory (or a parent is a file).
+    @discardableResult
+    public mutating func insert(_ path: String, _ node: FileNode) throws -> (path: String, replaced: FileNode?) {
+        let normalized = try SafePath.normalize(path)
+        guard !normalized.isEmpty else { return ("", nil) }
+        let real = try resolveParents(normalized)
+        try ensureParents(of: real)
+        let previous = nodes[real]
+        if let previous {
+            if previous.kind == .directory && node.kind == .directory {
+                // A directory seen again: the new metadata wins, children stay.
+                nodes[real] = node
+                return (real, previous)
+            }
+            if previous.kind == .directory {
+                throw LaminaError(.conflict, "'\(real)' is a directory and cannot be replaced by a \(node.kind)")
+            }
+        }
+        nodes[real] = node
+        let slash = real.lastIndex(of: "/")
+        let parent = slash.map { String(real[..<$0]) } ?? ""
+        let name = slash.map { String(real[real.index(after: $0)...]) } ?? real
+        children[parent, default: []].insert(name)
+        if node.kind == .directory && children[real] == nil { children[real] = [] }
+        return (real, previous)
+    }
+
+    /// Removes `path` (and, for directories, everything below it).
+    public mutating func remove(_ path: String) {
+        guard let normalized = try? SafePath.normalize(path), let real = try? resolveParents(normalized), nodes[real] != nil else { return }
+        if let kids = children[real] {
+            for kid in kids { remove(real + "/" + kid) }
+            children[real] = nil
+        }
+        nodes[real] = nil
+        let slash = real.lastIndex(of: "/")
+        let parent = slash.map { String(real[..<$0]) } ?? ""
+        let name = slash.map { String(real[real.index(after: $0)...]) } ?? real
+        children[parent]?.remove(name)
+    }
+
+    /// Changes a node in place.
+    public mutating func update(_ path: String, _ body: (inout FileNode) throws -> Void) throws {
+        let real = try resolveParents(try SafePath.normalize(path))
+        guard var node = nodes[real] else { throw LaminaError(.notFound, "no such path in the tree: '\(path)'") }
+        try body(&node)
+        nodes[real] = node
+    }
+
+    /// Paths below `directory` (recursively), sorted.
+    public func paths(under directory: String) -> [String] {
+        let prefix = directory.isEmpty ? "" : directory + "/"
+        return sortedPaths.filter { $0.hasPrefix(prefix) }
+    }
+
+    /// Writes the tree as a tar stream (terminated).
+    /// - Parameters:
+    ///   - modificationTime: when set, every entry gets this mtime (reproducible layers).
+    ///   - names: uid → user name and gid → group name, for the `uname`/`gname` fields.
+    public func writeTar(to writer: TarWriter, modificationTime: Int64? = nil, userNames: [Int: String] = [:], groupNames: [Int: String] = [:]) throws {
+        for path in sortedPaths {
+            guard let node = nodes[path] else { continue }
+            var entry = TarEntry(
+                path: path, kind: node.kind, mode: node.mode, uid: node.uid, gid: node.gid, userName: userNames[node.uid] ?? "",
+                groupName: groupNames[node.gid] ?? "", size: node.kind == .regular ? node.content?.size ?? 0 : 0,
+                modificationTime: modificationTime ?? node.modificationTime, linkTarget: node.linkTarget, deviceMajor: node.deviceMajor,
+                deviceMinor: node.deviceMinor, xattrs: node.xattrs)
+            if node.kind == .regular {
+                try writer.append(entry, content: try node.content?.open())
+            } else {
+                entry.size = 0
+                try writer.append(entry)
+            }
+        }
+        try writer.finish(terminate: true)
+    }
+}
