@@ -49,23 +49,31 @@ extension SolverRun {
                     add(.missing, name, text)
                 } else {
                     let owners = uniqueOwners(providers)
-                    add(
-                        .ambiguousVirtual, name,
-                        "\(who) \(wants), a virtual name provided by \(owners.joined(separator: ", ")) with no "
-                            + "provider_priority to choose between them: add one of them to the world")
+                    let text =
+                        owners.count == 1
+                        ? "\(who) \(wants), a virtual name provided only by \(owners[0]), which has no "
+                            + "provider_priority to be chosen automatically: add it to the world"
+                        : "\(who) \(wants), a virtual name provided by \(owners.joined(separator: ", ")) with no "
+                            + "provider_priority to choose between them: add one of them to the world"
+                    add(.ambiguousVirtual, name, text)
                 }
                 continue
             }
             let satisfying = graph.names[atom.name].providers.filter { isProvided(atom, by: $0) }
-            var text = "\(who) \(wants), but \(label(package)) is selected"
-            let users = dependents(satisfiedBy: package, isMarked: marked)
-            if !users.isEmpty { text += " (for \(users.joined(separator: ", ")))" }
-            if !atom.isConflict {
-                if satisfying.isEmpty {
-                    let all = graph.names[atom.name].providers.map { label($0.package) }
-                    text += "; available: \(all.joined(separator: ", "))"
-                } else if satisfying.allSatisfy({ !packageState[$0.package].tagOK }) {
-                    text += "; \(satisfying.map { label($0.package) }.joined(separator: ", ")) would need a repository tag"
+            var text: String
+            if !atom.isConflict && satisfying.isEmpty {
+                var all: [String] = []
+                for provider in graph.names[atom.name].providers where !all.contains(label(provider.package)) {
+                    all.append(label(provider.package))
+                }
+                text = "\(who) \(wants), but only \(all.joined(separator: ", ")) \(all.count == 1 ? "is" : "are") available"
+            } else {
+                text = "\(who) \(wants), but \(label(package)) is selected"
+                let users = dependents(satisfiedBy: package, isMarked: marked)
+                if !users.isEmpty { text += " (for \(users.joined(separator: ", ")))" }
+                if !atom.isConflict && satisfying.allSatisfy({ !packageState[$0.package].tagOK }) {
+                    let labels = satisfying.map { label($0.package) }
+                    text += "; \(labels.joined(separator: ", ")) would need a repository tag"
                 }
             }
             add(.breaksConstraint, label(package), text)
@@ -75,19 +83,19 @@ extension SolverRun {
         for package in marked where packageState[package].hasError {
             let state = packageState[package]
             let p = graph.packages[package]
+            let route = path(to: package, edges: edges)
+            let lead = route.isEmpty ? "" : "\(route), but "
             if !state.selectable && p.repositories & graph.availableRepositories == 0 && !p.isInstalled && !p.cachedOnly
                 && p.installedSize != 0
             {
-                add(
-                    .unavailable, label(package),
-                    "\(chain(to: package, edges: edges)) cannot be fetched: its repository is not available")
+                add(.unavailable, label(package), "\(lead)\(label(package)) cannot be fetched: its repository is not available")
             } else if !state.tagOK {
-                let tags = graph.tags.indices.filter { graph.tagRepositories[$0] & p.repositories != 0 }
-                    .map { $0 == 0 ? "the default repositories" : "@\(graph.tags[$0])" }
+                let tags = graph.tags.indices.filter { $0 != 0 && graph.tagRepositories[$0] & p.repositories != 0 }
+                let wanted = tags.count == 1 ? "\(graph.names[p.name].text)@\(graph.tags[tags[0]])" : "\(graph.names[p.name].text)@tag"
                 add(
                     .pinned, label(package),
-                    "\(chain(to: package, edges: edges)): \(label(package)) is only in \(tags.joined(separator: ", ")); "
-                        + "ask for '\(graph.names[p.name].text)@tag' to allow it")
+                    "\(lead)\(label(package)) is only in \(tags.map { "@\(graph.tags[$0])" }.joined(separator: ", ")); "
+                        + "ask for '\(wanted)' to allow it")
             }
         }
 
@@ -108,7 +116,7 @@ extension SolverRun {
                 var distinct: [Int] = []
                 for package in packages where !distinct.contains(package) { distinct.append(package) }
                 let reasons = distinct.map { "\(label($0)): \(path(to: $0, edges: edges))" }
-                text = "cannot install both \(distinct.map { label($0) }.joined(separator: " and ")): they all own '"
+                text = "cannot install both \(distinct.map { label($0) }.joined(separator: " and ")): they own the same name '"
                     + "\(graph.names[name].text)' (\(reasons.joined(separator: "; ")))"
             }
             add(.sameNameConflict, graph.names[name].text, text)

@@ -91,7 +91,7 @@ struct SolverGraph {
             throw LaminaError(.limitExceeded, "too many repositories (\(request.repositories.count)); the limit is 62")
         }
         // Tags in the order apk creates them: installed database, repositories, world.
-        for installed in request.installed { _ = tagID(installed.tag) }
+        for installed in request.installed { _ = tagID(installed.repositoryTag) }
         for (index, repository) in request.repositories.enumerated() where repository.kind == .repository {
             let bit = UInt64(1) << UInt64(index + 1)
             let tag = tagID(repository.tag)
@@ -101,7 +101,7 @@ struct SolverGraph {
         guard tags.count <= 64 else { throw LaminaError(.limitExceeded, "too many repository tags (limit 64)") }
 
         for installed in request.installed {
-            add(installed.info, repositories: 0, installed: true, installedTag: tagID(installed.tag), cachedOnly: false)
+            add(installed.info, repositories: 0, installed: true, installedTag: tagID(installed.repositoryTag), cachedOnly: false)
         }
         for (index, repository) in request.repositories.enumerated() {
             let isCache = repository.kind == .cache

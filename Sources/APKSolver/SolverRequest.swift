@@ -36,18 +36,6 @@ public struct SolverRepository: Sendable {
     }
 }
 
-/// A package in the installed database (`lib/apk/db/installed`), with the repository tag it was
-/// installed from (`s:`), if any.
-public struct InstalledPackage: Sendable {
-    public var info: PackageInfo
-    public var tag: String?
-
-    public init(_ info: PackageInfo, tag: String? = nil) {
-        self.info = info
-        self.tag = tag
-    }
-}
-
 /// Preferences that steer which provider the solver picks, as apk's solver flags.
 public struct SolverFlags: OptionSet, Sendable, Hashable {
     public let rawValue: UInt16
@@ -88,7 +76,8 @@ public struct SolverRequest: Sendable {
     public var world: [Dependency]
     /// Package sources; earlier repositories win ties between equal packages.
     public var repositories: [SolverRepository]
-    /// The installed database, in its file order (empty when building a new image).
+    /// The installed database (`InstalledPackage.repositoryTag` is its `s:` pin), in file order; empty when
+    /// building a new image.
     public var installed: [InstalledPackage]
     /// Packages that exist only locally, outside any repository (apk's `add --virtual` meta packages).
     public var localPackages: [PackageInfo]
