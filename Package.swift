@@ -50,7 +50,7 @@ let package = Package(
         .target(
             name: "Commands",
             dependencies: [
-                "LaminaCore", "Archive", "APK", "APKSolver", "APKRepository", "RootFS", "Config", "OCI",
+                "LaminaCore", "Archive", "APK", "APKSolver", "APKRepository", "RootFS", "Config", "OCI", "ImageBuilder",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),

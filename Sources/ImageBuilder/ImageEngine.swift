@@ -68,10 +68,14 @@ public final class ImageEngine: Sendable {
 
     public var configuration: ImageConfiguration { loaded.configuration }
 
-    /// The architectures to build, sorted.
+    /// The architectures to build, in the order given (duplicates dropped).
     public func architectures() throws -> [Architecture] {
-        if let archs = options.architectures, !archs.isEmpty { return Array(Set(archs)).sorted() }
-        return try configuration.resolvedArchitectures(sourceMap: loaded.sourceMap).sorted()
+        let archs: [Architecture]
+        if let given = options.architectures, !given.isEmpty { archs = given } else {
+            archs = try configuration.resolvedArchitectures(sourceMap: loaded.sourceMap)
+        }
+        var seen = Set<Architecture>()
+        return archs.filter { seen.insert($0).inserted }
     }
 
     /// Repositories used to build: `build_repositories`, then `repositories`.
