@@ -153,17 +153,25 @@ public final class ImageEngine: Sendable {
             ContentsRequest(repositories: try buildRepositories(), world: configuration.contents.packages, architecture: architecture, lock: try lock()))
     }
 
-    /// Resolves and installs one architecture's packages into a fresh root with the apk database.
-    public func installRoot(architecture: Architecture, keyring: Keyring, keys: [String: String], clock: BuildClock) async throws -> (RootFSBuilder, ResolvedContents) {
+    /// Resolves and installs one architecture's packages into `builder`, then writes the apk database.
+    public func installRoot(
+        into builder: inout RootFSBuilder, architecture: Architecture, keyring: Keyring, keys: [String: String], clock: BuildClock
+    ) async throws -> ResolvedContents {
         let installer = ContentsInstaller(client: try client(keyring: keyring))
         let resolved = try await resolve(architecture: architecture, keyring: keyring)
-        var builder = try RootFSBuilder(spillDirectory: options.temporaryDirectory)
         try await installer.install(resolved, into: &builder)
         var runtimeKeys = keys
         for entry in configuration.contents.runtimeKeyring { runtimeKeys[entry.name] = entry.content }
         try builder.writeDatabase(
             .init(world: configuration.contents.packages, repositories: try runtimeRepositoryLines(), keys: runtimeKeys,
                   architecture: architecture.apk, modificationTime: clock.epoch))
+        return resolved
+    }
+
+    /// Resolves and installs one architecture's packages into a fresh root.
+    public func installRoot(architecture: Architecture, keyring: Keyring, keys: [String: String], clock: BuildClock) async throws -> (RootFSBuilder, ResolvedContents) {
+        var builder = try RootFSBuilder(spillDirectory: options.temporaryDirectory)
+        let resolved = try await installRoot(into: &builder, architecture: architecture, keyring: keyring, keys: keys, clock: clock)
         return (builder, resolved)
     }
 }
