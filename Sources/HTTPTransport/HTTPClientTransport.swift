@@ -268,6 +268,16 @@ public final class HTTPClientTransport: HTTPTransport {
                 headers["Authorization"] = value
             }
         }
+        if let sink, transfer.delivered > 0, request.headers["Range"] != nil {
+            // The caller asked for a range of their own: start it over rather than resume inside it.
+            guard let restart = sink.restart else {
+                throw LaminaError(
+                    .network, "transfer broke after \(transfer.delivered) bytes of a range request",
+                    subject: request.redactedDescription)
+            }
+            do { try await restart() } catch { throw SinkFailure(error: error) }
+            transfer = TransferState()
+        }
         let resuming = sink != nil && transfer.delivered > 0
         if resuming {
             headers["Range"] = "bytes=\(transfer.delivered)-"

@@ -231,6 +231,21 @@ struct HTTPClientTransportTests {
         }
     }
 
+    @Test func callerRangesAreRestartedNotResumed() async throws {
+        let expected = try Served.bytes(Served.tzdata)
+        try await withServerAndTransport { server, transport in
+            await server.addFault(.dropConnection(afterBytes: 50_000, times: 1), for: Served.tzdata)
+            let collector = ChunkCollector()
+            let response = try await transport.get(
+                server.url(Served.tzdata), headers: ["Range": "bytes=100000-199999"], into: collector.sink)
+            #expect(response.status == 206)
+            #expect(await collector.bytes == Array(expected[100_000..<200_000]))
+            #expect(await collector.restarts == 1)
+            let ranges = await server.requests(path: Served.tzdata).map { $0.header("Range") }
+            #expect(ranges == ["bytes=100000-199999", "bytes=100000-199999"])
+        }
+    }
+
     @Test func aSinkThatCannotRestartFailsCleanly() async throws {
         try await withServerAndTransport { server, transport in
             await server.addFault(.ignoreRange, for: Served.index)
@@ -582,6 +597,46 @@ struct HTTPClientTransportTests {
                 #expect(error?.code == .notFound)
                 #expect(directoryListing(dir.url.path).isEmpty)
                 #expect(await server.requests().count < 6, "the rest was cancelled")
+            }
+        }
+    }
+}
+
+/// End to end through a local CONNECT proxy. Requests use a made-up `.test` host name that is never resolved: the
+/// client hands it to the proxy, and the proxy's tunnel always leads to the local test server.
+@Suite struct ProxyTransportTests {
+    @Test func requestsGoThroughTheConfiguredProxy() async throws {
+        try await withTestHTTPServer { server in
+            await server.setFile("/alpine/v3.20/main/x86_64/APKINDEX.tar.gz", Array("index".utf8))
+            try await withTestHTTPProxy(upstream: server) { proxy in
+                let environment = ["http_proxy": proxy.url.replacingOccurrences(of: "http://", with: "http://pu:pp@")]
+                var configuration = try HTTPTransportConfiguration.fromEnvironment(environment)
+                configuration.retry = quickRetries
+                try await HTTPClientTransport.with(configuration) { transport in
+                    let response = try await transport.get(
+                        "http://mirror.lamina.test/alpine/v3.20/main/x86_64/APKINDEX.tar.gz")
+                    #expect(response.body == Array("index".utf8))
+                }
+                let tunnels = await proxy.tunnels()
+                #expect(tunnels.map(\.target) == ["mirror.lamina.test:80"])
+                #expect(tunnels.first?.proxyAuthorization == "Basic " + Base64.encode(Array("pu:pp".utf8)))
+                #expect(await server.requests().first?.header("Host") == "mirror.lamina.test")
+            }
+        }
+    }
+
+    @Test func loopbackBypassesTheProxy() async throws {
+        try await withTestHTTPServer { server in
+            await server.setFile("/local", Array("direct".utf8))
+            try await withTestHTTPProxy(upstream: server) { proxy in
+                var configuration = try HTTPTransportConfiguration.fromEnvironment(["HTTP_PROXY": proxy.url])
+                configuration.retry = quickRetries
+                try await HTTPClientTransport.with(configuration) { transport in
+                    let response = try await transport.get(server.url("/local"))
+                    #expect(response.body == Array("direct".utf8))
+                }
+                #expect(await proxy.tunnels().isEmpty)
+                #expect(await server.requests().count == 1)
             }
         }
     }
