@@ -87,7 +87,10 @@ let package = Package(
         .testTarget(name: "OCITests", dependencies: ["OCI", "LaminaCore", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "SBOMTests", dependencies: ["SBOM", "LaminaCore", "TestSupport"], swiftSettings: strict),
         .testTarget(
-            name: "HTTPTransportTests", dependencies: ["HTTPTransport", "LaminaCore", "TestSupport"],
+            name: "HTTPTransportTests",
+            dependencies: [
+                "HTTPTransport", "LaminaCore", "TestSupport", .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: strict),
         .testTarget(
             name: "CommandsTests", dependencies: ["Commands", "APK", "Archive", "TestSupport"],
