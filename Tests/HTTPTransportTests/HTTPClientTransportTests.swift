@@ -516,10 +516,9 @@ struct HTTPClientTransportTests {
         try await withServerAndTransport(configuration) { server, transport in
             await server.setFile("/slow", [1, 2, 3])
             await server.addFault(.delay(.seconds(2)), for: "/slow")
-            let started = ContinuousClock.now
+            // Without the idle timeout the request would succeed after the server's delay.
             let error = await #expect(throws: LaminaError.self) { try await transport.get(server.url("/slow")) }
             #expect(error?.code == .network)
-            #expect(ContinuousClock.now - started < .seconds(2))
         }
     }
 
@@ -527,9 +526,7 @@ struct HTTPClientTransportTests {
         // Port 1 (tcpmux) on loopback: nothing listens there, so the connection is refused.
         let url = "http://127.0.0.1:1/gone"
         try await HTTPClientTransport.with(HTTPTransportConfiguration(retry: quickRetries)) { transport in
-            let started = ContinuousClock.now
             let error = await #expect(throws: LaminaError.self) { try await transport.get(url) }
-            #expect(ContinuousClock.now - started < .seconds(5), "a refused connection fails fast")
             #expect(error?.code == .network)
             #expect(error?.subject == "GET \(url)")
             #expect(error?.message == "connection refused after 3 attempts")
