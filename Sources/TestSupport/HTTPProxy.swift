@@ -92,7 +92,8 @@ public final class TestHTTPProxy: Sendable {
             let lines = header.split(separator: "\r\n").map(String.init)
             let requestLine = (lines.first ?? "").split(separator: " ").map(String.init)
             guard requestLine.count == 3, requestLine[0] == "CONNECT" else {
-                try await clientOut.write(ByteBuffer(string: "HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n"))
+                try await clientOut.write(
+                    ByteBuffer(string: "HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n"))
                 return
             }
             let authorization = lines.dropFirst().first { $0.lowercased().hasPrefix("proxy-authorization:") }

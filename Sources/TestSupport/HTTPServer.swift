@@ -390,7 +390,9 @@ actor ServerState {
             case .some(.some(let bounds)):
                 return TestHTTPResponse(
                     status: 206,
-                    headers: common + [("Content-Range", "bytes \(bounds.lowerBound)-\(bounds.upperBound - 1)/\(content.count)")],
+                    headers: common + [
+                        ("Content-Range", "bytes \(bounds.lowerBound)-\(bounds.upperBound - 1)/\(content.count)")
+                    ],
                     body: Array(content[bounds]))
             case .some(.none):
                 return TestHTTPResponse(status: 416, headers: [("Content-Range", "bytes */\(content.count)")])

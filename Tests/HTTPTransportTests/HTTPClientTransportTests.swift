@@ -283,8 +283,9 @@ struct HTTPClientTransportTests {
         try await withServerAndTransport { server, transport in
             try await TemporaryDirectory.with { dir in
                 let target = dir.file("APKINDEX.tar.gz")
-                guard case .modified(let first) = try await transport.download(
-                    server.url(Served.index), to: target, ifNoneMatch: nil)
+                guard
+                    case .modified(let first) = try await transport.download(
+                        server.url(Served.index), to: target, ifNoneMatch: nil)
                 else {
                     Issue.record("first fetch must download")
                     return
@@ -336,7 +337,9 @@ struct HTTPClientTransportTests {
             let response = try await transport.get(authorised)
             #expect(response.status == 200)
             #expect(response.url == server.url(Served.baselayout), "userinfo never leaves the transport")
-            let error = await #expect(throws: LaminaError.self) { try await transport.get(server.url(Served.baselayout)) }
+            let error = await #expect(throws: LaminaError.self) {
+                try await transport.get(server.url(Served.baselayout))
+            }
             #expect(error?.message.hasPrefix("HTTP 401") == true)
             let wrong = authorised.replacingOccurrences(of: "alice", with: "mallory")
             let wrongError = await #expect(throws: LaminaError.self) { try await transport.get(wrong) }
@@ -384,7 +387,8 @@ struct HTTPClientTransportTests {
 
                 let local = try await transport.get(withUser + "/local")
                 #expect(local.body == Array("final".utf8))
-                #expect(await server.requests(path: "/final").first?.header("Authorization") != nil,
+                #expect(
+                    await server.requests(path: "/final").first?.header("Authorization") != nil,
                     "same origin keeps the credentials")
             }
         }
@@ -443,7 +447,8 @@ struct HTTPClientTransportTests {
         try await withServerAndTransport { server, transport in
             // A handler response that declares no length: the limit is enforced while streaming.
             await server.setHandler(method: "GET", path: "/unsized") { _ in
-                TestHTTPResponse(headers: [("Transfer-Encoding", "chunked")], body: [UInt8](repeating: 7, count: 10_000))
+                TestHTTPResponse(
+                    headers: [("Transfer-Encoding", "chunked")], body: [UInt8](repeating: 7, count: 10_000))
             }
             let error = await #expect(throws: LaminaError.self) {
                 try await transport.get(

@@ -6,9 +6,10 @@ import Testing
     @Test func backoffGrowsAndIsCapped() {
         let policy = RetryPolicy(
             maxAttempts: 6, initialDelay: .milliseconds(100), multiplier: 2, maxDelay: .milliseconds(500), jitter: 0)
-        #expect((1...5).map { policy.delay(beforeRetry: $0) } == [
-            .milliseconds(100), .milliseconds(200), .milliseconds(400), .milliseconds(500), .milliseconds(500),
-        ])
+        #expect(
+            (1...5).map { policy.delay(beforeRetry: $0) } == [
+                .milliseconds(100), .milliseconds(200), .milliseconds(400), .milliseconds(500), .milliseconds(500),
+            ])
     }
 
     @Test func seededJitterIsDeterministicAndBounded() {
@@ -85,10 +86,12 @@ import Testing
                 BasicCredential(host: "b.example", user: "third", password: "x"),
             ]),
         ])
-        #expect(try await chain.authorization(for: HTTPRequest(url: "https://a.example/"))
-            == BasicCredential(host: "a.example", user: "first", password: "x").headerValue)
-        #expect(try await chain.authorization(for: HTTPRequest(url: "https://b.example/"))
-            == BasicCredential(host: "b.example", user: "third", password: "x").headerValue)
+        #expect(
+            try await chain.authorization(for: HTTPRequest(url: "https://a.example/"))
+                == BasicCredential(host: "a.example", user: "first", password: "x").headerValue)
+        #expect(
+            try await chain.authorization(for: HTTPRequest(url: "https://b.example/"))
+                == BasicCredential(host: "b.example", user: "third", password: "x").headerValue)
         #expect(try await chain.authorization(for: HTTPRequest(url: "https://c.example/")) == nil)
     }
 }

@@ -108,8 +108,9 @@ import Testing
     }
 
     @Test func nonsenseNoProxyEntriesAreSkipped() {
-        #expect(NoProxyRule.parseList("10.0.0.0/33, ,*.,good.com") == [
-            .domain(name: "good.com", subdomainsOnly: false, port: nil)
-        ])
+        #expect(
+            NoProxyRule.parseList("10.0.0.0/33, ,*.,good.com") == [
+                .domain(name: "good.com", subdomainsOnly: false, port: nil)
+            ])
     }
 }
