@@ -85,8 +85,9 @@ extension SolverRun {
         if nameState[name].inChangeset { return }
         nameState[name].inChangeset = true
         if let installed = nameState[name].installedPackage {
-            let chosen = nameState[name].chosen?.package
-            if chosen == nil || graph.packages[chosen!].name != name { generateRemoval(installed) }
+            if nameState[name].chosen.map({ graph.packages[$0.package].name != name }) ?? true {
+                generateRemoval(installed)
+            }
         }
         for provider in graph.names[name].providers {
             let owner = graph.packages[provider.package].name
@@ -177,10 +178,9 @@ extension SolverRun {
         var packages: [ResolvedPackage] = []
         for step in steps {
             let source = step.new.map { self.source(of: $0, tag: step.newTag) }
-            if let new = step.new {
+            if let new = step.new, let source {
                 packages.append(
-                    ResolvedPackage(
-                        info: graph.packages[new].info, source: source!, isInstalled: graph.packages[new].isInstalled))
+                    ResolvedPackage(info: graph.infos[new], source: source, isInstalled: graph.packages[new].isInstalled))
             }
             let kind: InstallPlan.Change.Kind
             switch (step.old, step.new) {
@@ -199,7 +199,7 @@ extension SolverRun {
                     continue
                 }
             case (.some(let old), .some(let new)):
-                switch APKVersion.compare(graph.packages[new].info.version, graph.packages[old].info.version) {
+                switch APKVersion.compare(graph.packages[new].version, graph.packages[old].version) {
                 case .less: kind = .downgrade
                 case .equal: kind = .replace
                 case .greater: kind = .upgrade
@@ -207,8 +207,8 @@ extension SolverRun {
             }
             changes.append(
                 InstallPlan.Change(
-                    kind: kind, old: step.old.map { graph.packages[$0].info },
-                    new: step.new.map { graph.packages[$0].info }, source: source))
+                    kind: kind, old: step.old.map { graph.infos[$0] },
+                    new: step.new.map { graph.infos[$0] }, source: source))
         }
         return InstallPlan(changes: changes, packages: packages, world: world.map(\.source), brokenWorld: brokenWorld)
     }

@@ -196,7 +196,7 @@ extension SolverRun {
         return result
     }
 
-    func label(_ package: Int) -> String { graph.packages[package].info.nameVersion }
+    func label(_ package: Int) -> String { graph.infos[package].nameVersion }
 
     func describe(_ atom: Atom) -> String {
         var copy = atom.source

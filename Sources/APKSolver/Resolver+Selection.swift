@@ -358,7 +358,7 @@ extension SolverRun {
             }
         }
         if pa.name == pb.name {
-            switch APKVersion.compare(pa.info.version, pb.info.version) {
+            switch APKVersion.compare(pa.version, pb.version) {
             case .less: return -1
             case .greater: return 1
             case .equal: break
@@ -424,7 +424,7 @@ extension SolverRun {
         if let package = chosen?.package {
             if !packageState[package].selectable || !packageState[package].tagOK { markError(package) }
             let p = graph.packages[package]
-            assign(p.name, Provider(package: package, version: p.info.version))
+            assign(p.name, Provider(package: package, version: p.version))
             for provide in p.provides { assign(provide.name, Provider(package: package, version: provide.version)) }
             for dep in p.depends { applyConstraint(parent: package, dep) }
         } else {

@@ -39,8 +39,8 @@ public enum Resolver {
         while run.errors > 0 && request.forceBrokenWorld {
             var changed = false
             for (index, atom) in world.enumerated() where !broken[index] {
-                let chosen = run.nameState[atom.name].chosen
-                if chosen == nil || run.packageState[chosen!.package].hasError {
+                let chosen = run.nameState[atom.name].chosen?.package
+                if chosen.map({ run.packageState[$0].hasError }) ?? true {
                     broken[index] = true
                     changed = true
                 }
@@ -196,7 +196,7 @@ struct SolverRun {
     func relation(_ atom: Atom, _ package: Int) -> Relation {
         let p = graph.packages[package]
         if atom.name == p.name {
-            return isProvided(atom, by: Provider(package: package, version: p.info.version)) ? .satisfies : .conflicts
+            return isProvided(atom, by: Provider(package: package, version: p.version)) ? .satisfies : .conflicts
         }
         for provide in p.provides where provide.name == atom.name {
             return isProvided(atom, by: Provider(package: package, version: provide.version)) ? .satisfies : .conflicts
@@ -230,7 +230,7 @@ struct SolverRun {
                     best = cursor
                     break
                 }
-                if best == nil || dequeueOrder(cursor, best!) < 0 { best = cursor }
+                if best.map({ dequeueOrder(cursor, $0) < 0 }) ?? true { best = cursor }
                 cursor = unresolved.next[cursor]
             }
             guard let name = best else { break }

@@ -49,8 +49,8 @@ struct SolverGraph {
     }
 
     struct Package {
-        var info: PackageInfo
         var name: Int
+        var version: String
         var depends: [Atom]
         var provides: [Atom]
         var installIf: [Atom]
@@ -72,6 +72,8 @@ struct SolverGraph {
     var names: [Name] = []
     var nameIndex: [String: Int] = [:]
     var packages: [Package] = []
+    /// The full metadata of each package (kept apart from the solver's hot data).
+    var infos: [PackageInfo] = []
     /// Tag texts (without `@`); tag 0 is the default (untagged) one.
     var tags: [String] = [""]
     /// Per tag, the repositories it allows.
@@ -83,6 +85,7 @@ struct SolverGraph {
     /// Names of packages left out because of their architecture, with those architectures.
     var otherArchitectures: [String: Set<String>] = [:]
 
+    private var reverseEdges = Set<ReverseEdge>()
     private var identityIndex: [Digest: Int] = [:]
     private var fallbackIndex: [String: Int] = [:]
 
@@ -195,11 +198,12 @@ struct SolverGraph {
         let id = packages.count
         let name = nameID(info.name)
         let package = Package(
-            info: info, name: name, depends: info.depends.map { atom($0) }, provides: info.provides.map { atom($0) },
+            name: name, version: info.version, depends: info.depends.map { atom($0) }, provides: info.provides.map { atom($0) },
             installIf: info.installIf.map { atom($0) }, providerPriority: info.providerPriority ?? 0,
             repositories: repositories, isInstalled: installed, installedTag: installedTag,
             installedSize: info.installedSize ?? 0, cachedOnly: cachedOnly, identity: info.checksum)
         packages.append(package)
+        infos.append(info)
         if let checksum = info.checksum { identityIndex[checksum] = id } else { fallbackIndex[info.nameVersion] = id }
         if installed { installedOrder.append(id) }
 
@@ -208,17 +212,30 @@ struct SolverGraph {
             names[provide.name].providers.append(Provider(package: id, version: provide.version))
         }
         for dep in package.depends {
-            Self.appendUnique(name, to: &names[dep.name].reverseDepends)
-            for provide in package.provides { Self.appendUnique(provide.name, to: &names[dep.name].reverseDepends) }
+            addReverse(dep.name, name, installIf: false)
+            for provide in package.provides { addReverse(dep.name, provide.name, installIf: false) }
         }
         for dep in package.installIf {
-            Self.appendUnique(name, to: &names[dep.name].reverseInstallIf)
-            for provide in package.provides { Self.appendUnique(provide.name, to: &names[dep.name].reverseInstallIf) }
+            addReverse(dep.name, name, installIf: true)
+            for provide in package.provides { addReverse(dep.name, provide.name, installIf: true) }
         }
     }
 
-    private static func appendUnique(_ value: Int, to array: inout [Int]) {
-        if !array.contains(value) { array.append(value) }
+    private struct ReverseEdge: Hashable {
+        var target: Int
+        var dependent: Int
+        var installIf: Bool
+    }
+
+    /// Records that `dependent` depends on (or is installed if) `target`, once.
+    private mutating func addReverse(_ target: Int, _ dependent: Int, installIf: Bool) {
+        guard reverseEdges.insert(ReverseEdge(target: target, dependent: dependent, installIf: installIf)).inserted
+        else { return }
+        if installIf {
+            names[target].reverseInstallIf.append(dependent)
+        } else {
+            names[target].reverseDepends.append(dependent)
+        }
     }
 
     /// The repositories allowed by a set of tags (bit i = tag i).
