@@ -113,9 +113,8 @@ extension APKIndex {
         line("A", info.arch)
         line("S", info.fileSize.map(String.init))
         line("I", info.installedSize.map(String.init))
-        line("T", info.description)
-        line("U", info.url)
-        line("L", info.license)
+        // apk-tools writes T, U and L even when empty.
+        out += "T:\(info.description ?? "")\nU:\(info.url ?? "")\nL:\(info.license ?? "")\n"
         line("o", info.origin)
         line("m", info.maintainer)
         if let t = info.buildDate, t != 0 { line("t", String(t)) }
