@@ -15,6 +15,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
     ],
     targets: [
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
@@ -37,6 +38,11 @@ let package = Package(
             dependencies: ["LaminaCore", .product(name: "Yams", package: "Yams")],
             swiftSettings: strict),
         .target(name: "OCI", dependencies: ["LaminaCore"], swiftSettings: strict),
+        .target(name: "ELF", dependencies: ["LaminaCore"], swiftSettings: strict),
+        .target(
+            name: "Sandbox",
+            dependencies: ["LaminaCore", .product(name: "Subprocess", package: "swift-subprocess")],
+            swiftSettings: strict),
         .target(
             name: "Commands",
             dependencies: [
@@ -75,6 +81,9 @@ let package = Package(
         .testTarget(name: "RootFSTests", dependencies: ["RootFS", "APK", "Archive", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "ConfigTests", dependencies: ["Config", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "OCITests", dependencies: ["OCI", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "ELFTests", dependencies: ["ELF", "LaminaCore", "TestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "SandboxTests", dependencies: ["Sandbox", "LaminaCore", "TestSupport"], swiftSettings: strict),
         .testTarget(
             name: "HTTPTransportTests", dependencies: ["HTTPTransport", "LaminaCore", "TestSupport"],
             swiftSettings: strict),
