@@ -32,12 +32,22 @@ let package = Package(
         .target(name: "APKSolver", dependencies: ["LaminaCore", "APK"], swiftSettings: strict),
         .target(
             name: "APKRepository", dependencies: ["LaminaCore", "Archive", "APK", "HTTPTransport"], swiftSettings: strict),
+        .target(
+            name: "ImageBuilder",
+            dependencies: [
+                "LaminaCore", "Archive", "APK", "APKSolver", "APKRepository", "RootFS", "Config", "OCI", "SBOM", "HTTPTransport",
+            ],
+            swiftSettings: strict),
         .target(name: "RootFS", dependencies: ["LaminaCore", "Archive", "APK"], swiftSettings: strict),
         .target(
             name: "Config",
             dependencies: ["LaminaCore", .product(name: "Yams", package: "Yams")],
             swiftSettings: strict),
-        .target(name: "OCI", dependencies: ["LaminaCore"], swiftSettings: strict),
+        .target(
+            name: "OCI",
+            dependencies: ["LaminaCore", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strict),
+        .target(name: "SBOM", dependencies: ["LaminaCore"], swiftSettings: strict),
         .target(name: "ELF", dependencies: ["LaminaCore"], swiftSettings: strict),
         .target(
             name: "Sandbox",
@@ -46,7 +56,7 @@ let package = Package(
         .target(
             name: "Commands",
             dependencies: [
-                "LaminaCore", "Archive", "APK", "APKSolver", "APKRepository", "RootFS", "Config", "OCI",
+                "LaminaCore", "Archive", "APK", "APKSolver", "APKRepository", "RootFS", "Config", "OCI", "ImageBuilder",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
@@ -80,12 +90,16 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(name: "RootFSTests", dependencies: ["RootFS", "APK", "Archive", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "ConfigTests", dependencies: ["Config", "TestSupport"], swiftSettings: strict),
-        .testTarget(name: "OCITests", dependencies: ["OCI", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "OCITests", dependencies: ["OCI", "LaminaCore", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "SBOMTests", dependencies: ["SBOM", "LaminaCore", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "ELFTests", dependencies: ["ELF", "LaminaCore", "TestSupport"], swiftSettings: strict),
         .testTarget(
             name: "SandboxTests", dependencies: ["Sandbox", "LaminaCore", "TestSupport"], swiftSettings: strict),
         .testTarget(
-            name: "HTTPTransportTests", dependencies: ["HTTPTransport", "LaminaCore", "TestSupport"],
+            name: "HTTPTransportTests",
+            dependencies: [
+                "HTTPTransport", "LaminaCore", "TestSupport", .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: strict),
         .testTarget(
             name: "CommandsTests", dependencies: ["Commands", "APK", "Archive", "TestSupport"],

@@ -24,7 +24,7 @@ public struct RepositoryReference: Hashable, Sendable, CustomStringConvertible {
             guard parts.count == 2, parts[0].count > 1 else {
                 throw LaminaError(.invalidInput, "repository '\(line)': expected '@tag URL'")
             }
-            self.init(location: parts[1].trimmingSpaces, tag: String(parts[0].dropFirst()))
+            self.init(location: String(parts[1]).trimmingSpaces, tag: String(parts[0].dropFirst()))
         } else {
             self.init(location: text)
         }

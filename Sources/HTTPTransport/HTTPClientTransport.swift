@@ -106,6 +106,9 @@ public final class HTTPClientTransport: HTTPTransport {
         var result = HTTPClient.Configuration()
         result.redirectConfiguration = .disallow
         result.decompression = .disabled
+        // A refused connection fails the request at once; `RetryPolicy` decides about another attempt (AsyncHTTPClient
+        // would otherwise keep reconnecting until the request's deadline).
+        result.connectionPool.retryConnectionEstablishment = false
         result.timeout = HTTPClient.Configuration.Timeout(
             connect: TimeAmount(configuration.connectTimeout), read: TimeAmount(configuration.idleTimeout))
         if let proxy {
@@ -265,6 +268,16 @@ public final class HTTPClientTransport: HTTPTransport {
                 headers["Authorization"] = value
             }
         }
+        if let sink, transfer.delivered > 0, request.headers["Range"] != nil {
+            // The caller asked for a range of their own: start it over rather than resume inside it.
+            guard let restart = sink.restart else {
+                throw LaminaError(
+                    .network, "transfer broke after \(transfer.delivered) bytes of a range request",
+                    subject: request.redactedDescription)
+            }
+            do { try await restart() } catch { throw SinkFailure(error: error) }
+            transfer = TransferState()
+        }
         let resuming = sink != nil && transfer.delivered > 0
         if resuming {
             headers["Range"] = "bytes=\(transfer.delivered)-"
@@ -409,6 +422,12 @@ public final class HTTPClientTransport: HTTPTransport {
                 throw LaminaError(.invalidInput, "request rejected by the HTTP client: \(error)", cause: error)
             }
             return RetryableFailure(message: describe(error), cause: error)
+        }
+        if let error = error as? HTTPParserError, error == .invalidEOFState {
+            return RetryableFailure(message: "connection closed before the whole body arrived", cause: error)
+        }
+        if let error = error as? IOError {
+            return RetryableFailure(message: String(cString: strerror(error.errnoCode)).lowercased(), cause: error)
         }
         return RetryableFailure(message: "\(error)", cause: error)
     }

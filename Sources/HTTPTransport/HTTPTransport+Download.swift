@@ -1,6 +1,7 @@
-import struct Crypto.SHA256
 import Foundation
 import LaminaCore
+
+import struct Crypto.SHA256
 
 /// What a download must turn out to be; checked before the file is put in place.
 public struct ExpectedContent: Sendable, Hashable {
@@ -47,7 +48,8 @@ public struct DownloadRequest: Sendable {
 
 extension HTTPTransport {
     /// GETs `url`, streaming the body into `sink`.
-    /// - Throws: as ``HTTPResponse/requireSuccess()`` for a non-2xx status, else as ``HTTPTransport/execute(_:options:sink:)``.
+    /// - Throws: as ``HTTPResponse/requireSuccess()`` for a non-2xx status, else as
+    ///   ``HTTPTransport/execute(_:options:sink:)``.
     @discardableResult
     public func get(
         _ url: String, headers: HTTPHeaderFields = [:], options: HTTPRequestOptions = HTTPRequestOptions(),
@@ -93,7 +95,8 @@ extension HTTPTransport {
     ) async throws -> Conditional<HTTPResponse> {
         var headers = headers
         if let etag { headers["If-None-Match"] = etag }
-        let response = try await execute(HTTPRequest(method: .get, url: url, headers: headers), options: options, sink: sink)
+        let response = try await execute(
+            HTTPRequest(method: .get, url: url, headers: headers), options: options, sink: sink)
         if response.status == 304 { return .notModified(response) }
         return .modified(try response.requireSuccess())
     }

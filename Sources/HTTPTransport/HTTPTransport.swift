@@ -59,7 +59,8 @@ public struct HTTPRequest: Sendable {
     public var body: HTTPRequestBody
 
     public init(
-        method: Method = .get, url: String, headers: HTTPHeaderFields = HTTPHeaderFields(), body: HTTPRequestBody = .none
+        method: Method = .get, url: String, headers: HTTPHeaderFields = HTTPHeaderFields(),
+        body: HTTPRequestBody = .none
     ) {
         self.method = method
         self.url = url

@@ -1,1 +1,0 @@
-// APKSolver: see design.md.
