@@ -41,7 +41,9 @@ final class FileByteSource: ELFByteSource {
         self.path = path
         let values: URLResourceValues
         do {
-            values = try URL(fileURLWithPath: path).resourceValues(forKeys: [.isRegularFileKey, .fileSizeKey])
+            // Like open(2), follow symlinks: a library is usually reached through its soname link.
+            values = try URL(fileURLWithPath: path).resolvingSymlinksInPath()
+                .resourceValues(forKeys: [.isRegularFileKey, .fileSizeKey])
         } catch {
             throw LaminaError(.notFound, "cannot stat: \(error.localizedDescription)", subject: path, cause: error)
         }

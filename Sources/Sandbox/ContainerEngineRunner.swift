@@ -19,19 +19,27 @@ public struct ContainerEngineRunner: BuildRunner {
     public var executable: String?
     /// A daemon address (`unix:///run/docker.sock`, `tcp://127.0.0.1:2375`); nil keeps the environment's.
     public var host: String?
+    /// Extra `run` flags, e.g. `--ulimit nofile=1024:1024` where the host denies raising rlimits
+    /// (rootful podman in a VM without CAP_SYS_RESOURCE).
+    public var runOptions: [String]
 
     public var name: String { engine.rawValue }
 
-    public init(engine: Engine, executable: String? = nil, host: String? = nil) {
+    public init(engine: Engine, executable: String? = nil, host: String? = nil, runOptions: [String] = []) {
         self.engine = engine
         self.executable = executable
         self.host = host
+        self.runOptions = runOptions
     }
 
     /// A Docker runner talking to `DOCKER_HOST` (or the default socket).
-    public static func docker(host: String? = nil) -> ContainerEngineRunner { .init(engine: .docker, host: host) }
+    public static func docker(host: String? = nil, runOptions: [String] = []) -> ContainerEngineRunner {
+        .init(engine: .docker, host: host, runOptions: runOptions)
+    }
     /// A Podman runner (local, or remote through `CONTAINER_HOST`/`host`).
-    public static func podman(host: String? = nil) -> ContainerEngineRunner { .init(engine: .podman, host: host) }
+    public static func podman(host: String? = nil, runOptions: [String] = []) -> ContainerEngineRunner {
+        .init(engine: .podman, host: host, runOptions: runOptions)
+    }
 
     func locate() -> String? {
         if let executable { return executable }
@@ -127,7 +135,7 @@ public struct ContainerEngineRunner: BuildRunner {
     func runArguments(
         configuration: SandboxConfiguration, step: BuildStep, image: String, container: String
     ) -> [String] {
-        var arguments = globalArguments + ["run", "--rm", "--name", container]
+        var arguments = globalArguments + ["run", "--rm", "--name", container] + runOptions
         if !configuration.network { arguments.append("--network=none") }
         if !configuration.guestRootWritable { arguments += ["--read-only", "--tmpfs", "/tmp"] }
         arguments += ["-v", "\(configuration.workspace.path):\(SandboxConfiguration.workspacePath)"]

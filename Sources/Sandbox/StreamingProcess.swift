@@ -75,6 +75,8 @@ struct StreamingProcess: Sendable {
                 .sandbox, "could not run \(executable): \(error)", subject: "step '\(stepName)'", cause: error)
         }
         collector.flush()
+        // Subprocess tears the process down on cancellation and then returns its (signal) status.
+        if Task.isCancelled { throw CancellationError() }
         return StepResult(status: status, tail: collector.tail, duration: clock.now - start)
     }
 

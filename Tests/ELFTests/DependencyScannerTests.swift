@@ -201,8 +201,8 @@ struct HostTreeScannerTests {
                 "prefix=/usr\nlibdir=${prefix}/lib\nName: demo\nVersion: 1\nRequires: zlib >= 1.2, libfoo\nRequires.private: bar\nLibs: -L${libdir} -ldemo\n",
                 at: "usr/lib/pkgconfig/demo.pc", in: root)
             try Self.write("Name: vendored\n", at: "usr/share/demo/pkgconfig/inner.pc", in: root)
-            try Self.write("#!/usr/bin/env perl\nprint 1;\n", at: "usr/bin/tool.pl", in: root)
-            try Self.write("#!/bin/sh\necho\n", at: "usr/bin/tool.sh", in: root)
+            try Self.write("#!/usr/bin/env perl\nprint 1;\n", at: "usr/bin/tool.pl", in: root, mode: 0o755)
+            try Self.write("#!/bin/sh\necho\n", at: "usr/bin/tool.sh", in: root, mode: 0o755)
             try Self.write("not executable", at: "usr/bin/readme", in: root, mode: 0o644)
             try FileManager.default.createDirectory(
                 at: root.appendingPathComponent("usr/lib/python3.12/site-packages/demo"), withIntermediateDirectories: true)

@@ -6,8 +6,8 @@ import Testing
 @testable import Sandbox
 
 enum EngineProbe {
-    /// Whether `engine` answers here; prints why not, so a skipped suite says so in the log.
-    static func reachable(_ engine: String) -> Bool {
+    /// Whether `engine`'s client reaches a server; prints why not, so a skipped suite says so in the log.
+    static func answers(_ engine: String) -> Bool {
         guard let binary = CommandRunner.which(engine) else {
             print("\(engine) tests skipped: \(engine) not on PATH")
             return false
@@ -21,8 +21,33 @@ enum EngineProbe {
         return true
     }
 
-    static let docker = reachable("docker")
-    static let podman = reachable("podman")
+    /// Flags that let rootful engines start containers in a VM that withholds CAP_SYS_RESOURCE.
+    static let lowLimits = ["--ulimit", "nofile=1024:1024", "--ulimit", "nproc=4096:4096"]
+
+    /// The `run` options with which `engine` can actually start a container here (plain first, then
+    /// with lowered rlimits), or nil: imports the Alpine minirootfs and runs `true` in it.
+    /// Seen here: rootful podman with runc fails to *raise* RLIMIT_NOFILE/NPROC (no CAP_SYS_RESOURCE in
+    /// the VM), and works with `lowLimits`.
+    static func runOptions(_ engine: String, answers: Bool) -> [String]? {
+        guard answers, SandboxFixtures.alpineAvailable, let binary = CommandRunner.which(engine) else { return nil }
+        var lastReason = ""
+        for options in [[], lowLimits] {
+            let image = "lamina-probe:\(UUID().uuidString.lowercased())"
+            let tarball = SharedTestData.path(SandboxFixtures.alpineTarball)
+            let flags = options.joined(separator: " ")
+            let script = "gzip -dc \(StepScript.shellQuote(tarball)) | \(binary) import - \(image) >/dev/null && \(binary) run --rm --network=none \(flags) \(image) /bin/true; status=$?; \(binary) rmi -f \(image) >/dev/null 2>&1; exit $status"
+            guard let result = try? CommandRunner.run("/bin/sh", ["-c", script]) else { continue }
+            if result.status == 0 { return options }
+            lastReason = result.stderr.split(separator: "\n").last.map(String.init) ?? "status \(result.status)"
+        }
+        print("\(engine) container tests skipped: cannot run a container here (\(lastReason))")
+        return nil
+    }
+
+    static let dockerAnswers = answers("docker")
+    static let podmanAnswers = answers("podman")
+    static let dockerRunOptions = runOptions("docker", answers: dockerAnswers)
+    static let podmanRunOptions = runOptions("podman", answers: podmanAnswers)
 }
 
 @Suite("container engine arguments")
@@ -90,10 +115,13 @@ struct ContainerEngineArgumentTests {
 
 @Suite(
     "container engines with the Alpine minirootfs", .serialized,
-    .enabled(if: SandboxFixtures.alpineAvailable && (EngineProbe.docker || EngineProbe.podman), "needs a reachable docker or podman"))
+    .enabled(
+        if: EngineProbe.dockerRunOptions != nil || EngineProbe.podmanRunOptions != nil,
+        "needs docker or podman able to run containers"))
 struct ContainerEngineRunnerTests {
     static var runners: [ContainerEngineRunner] {
-        (EngineProbe.docker ? [.docker()] : []) + (EngineProbe.podman ? [.podman()] : [])
+        (EngineProbe.dockerRunOptions.map { [.docker(runOptions: $0)] } ?? [])
+            + (EngineProbe.podmanRunOptions.map { [.podman(runOptions: $0)] } ?? [])
     }
 
     @Test("import, run, no network, workspace writes, failure status, teardown")
@@ -116,7 +144,40 @@ struct ContainerEngineRunnerTests {
                 #expect(FileManager.default.fileExists(atPath: workspace.appendingPathComponent("sub/out").path))
                 let failed = try await session.run(BuildStep(name: "fail", script: "exit 7"), output: nil)
                 #expect(failed.status == .exited(7))
+
+                // A timeout kills the client and removes the container.
+                await #expect(throws: LaminaError.self) {
+                    try await session.run(BuildStep(name: "hang", script: "sleep 300", timeout: .seconds(3)), output: nil)
+                }
+                let binary = try #require(CommandRunner.which(runner.engine.rawValue))
+                let containers = try CommandRunner.run(binary, ["ps", "-a", "--format", "{{.Names}}"])
+                #expect(!containers.stdout.contains("lamina-step-"), "\(containers.stdout)")
                 try await session.teardown()
+            }
+        }
+    }
+}
+
+@Suite(
+    "container engine image import", .serialized,
+    .enabled(if: SandboxFixtures.alpineAvailable && (EngineProbe.dockerAnswers || EngineProbe.podmanAnswers), "needs a docker or podman server"))
+struct ContainerEngineImportTests {
+    @Test("prepare imports the guest root as an image; teardown removes it")
+    func importAndRemove() async throws {
+        let runners: [ContainerEngineRunner] =
+            (EngineProbe.dockerAnswers ? [.docker()] : []) + (EngineProbe.podmanAnswers ? [.podman()] : [])
+        for runner in runners {
+            try await TemporaryDirectory.with { dir in
+                let root = try SandboxFixtures.alpineRoot(in: dir)
+                let configuration = SandboxConfiguration(guestRoot: root, workspace: dir.url)
+                let session = try #require(try await runner.prepare(configuration) as? ContainerSession)
+                let binary = try #require(CommandRunner.which(runner.engine.rawValue))
+                let inspect = try CommandRunner.run(binary, ["image", "inspect", "--format", "{{.Size}}", session.image])
+                #expect(inspect.status == 0, "\(inspect.stderr)")
+                // The minirootfs is about 7.5 MB unpacked.
+                #expect((Int(inspect.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0) > 5_000_000)
+                try await session.teardown()
+                #expect(try CommandRunner.run(binary, ["image", "inspect", session.image]).status != 0)
             }
         }
     }
