@@ -119,14 +119,14 @@ public struct ContainerEngineRunner: BuildRunner {
                 }
             }
             try await writer.finish()
-            return tarResult.terminationStatus.isSuccess ? nil : "tar: \(tarResult.standardError ?? "") (\(tarResult.terminationStatus))"
+            return tarResult.terminationStatus.isSuccess ? nil : "tar: \(tarResult.standardError) (\(tarResult.terminationStatus))"
         }
         if let tarFailure = outcome.closureResult {
             throw LaminaError(.sandbox, "cannot archive the guest root: \(tarFailure)", subject: root.path)
         }
         guard outcome.terminationStatus.isSuccess else {
             throw LaminaError(
-                .sandbox, "\(engine.rawValue) import failed: \(outcome.standardError ?? "") (\(outcome.terminationStatus))",
+                .sandbox, "\(engine.rawValue) import failed: \(outcome.standardError) (\(outcome.terminationStatus))",
                 subject: root.path)
         }
     }
@@ -219,6 +219,6 @@ enum CommandOutput {
         case .exited(let code): status = .exited(Int32(code))
         case .signaled(let signal): status = .signaled(Int32(signal))
         }
-        return Result(status: status, stdout: result.standardOutput ?? "", stderr: result.standardError ?? "")
+        return Result(status: status, stdout: result.standardOutput, stderr: result.standardError)
     }
 }

@@ -182,3 +182,21 @@ struct ContainerEngineImportTests {
         }
     }
 }
+
+@Suite("runner names")
+struct BuildRunnerNameTests {
+    @Test("melange's runner names", arguments: [("bubblewrap", "bubblewrap"), ("bwrap", "bubblewrap"), ("docker", "docker"), ("Podman", "podman")])
+    func names(name: String, expected: String) throws {
+        #expect(try BuildRunners.named(name).name == expected)
+    }
+
+    @Test("an unknown runner is a usage error listing the valid ones")
+    func unknown() {
+        #expect {
+            try BuildRunners.named("qemu")
+        } throws: { error in
+            guard let error = error as? LaminaError else { return false }
+            return error.code == .usage && error.message.contains("bubblewrap, docker, podman")
+        }
+    }
+}
