@@ -63,8 +63,8 @@ public struct ELFFile: Sendable, Hashable {
         public static let riscV = Machine(rawValue: 243)
         public static let loongArch = Machine(rawValue: 258)
 
-        /// The apk architecture name this machine usually corresponds to (`x86_64`, `aarch64`, …), if any.
-        /// 32-bit ARM maps to `armv7`; `ppc64` only means `ppc64le` for little-endian files.
+        /// A short conventional name (`x86_64`, `aarch64`, `arm`, `ppc64`, `riscv`); see
+        /// `ELFFile.apkArchitecture` for the apk spelling, which also depends on class and byte order.
         public var name: String? {
             switch self {
             case .x86: return "x86"
@@ -188,6 +188,23 @@ public struct ELFFile: Sendable, Hashable {
         self.programHeaders = programHeaders
         self.interpreter = interpreter
         self.dynamic = dynamic
+    }
+
+    /// The apk architecture this object runs on (`x86_64`, `aarch64`, `armv7`, `x86`, `ppc64le`,
+    /// `s390x`, `riscv64`, `loongarch64`), or nil for machines apk has no name for.
+    /// 32-bit ARM is reported as `armv7` (Alpine's `armhf` cannot be told apart from the header alone).
+    public var apkArchitecture: String? {
+        switch (machine, elfClass, byteOrder) {
+        case (.x86_64, .elf64, .littleEndian): return "x86_64"
+        case (.aarch64, .elf64, .littleEndian): return "aarch64"
+        case (.x86, .elf32, .littleEndian): return "x86"
+        case (.arm, .elf32, .littleEndian): return "armv7"
+        case (.powerPC64, .elf64, .littleEndian): return "ppc64le"
+        case (.s390, .elf64, .bigEndian): return "s390x"
+        case (.riscV, .elf64, .littleEndian): return "riscv64"
+        case (.loongArch, .elf64, .littleEndian): return "loongarch64"
+        default: return nil
+        }
     }
 
     /// The four magic bytes `0x7f 'E' 'L' 'F'`.

@@ -115,6 +115,11 @@ struct DependencyScannerTests {
     func libcapPKGINFO() throws {
         try TemporaryDirectory.withSync { dir in
             let package = try UnpackedPackage.unpack(scaTestData + "libcap-2.69-r0.apk", into: dir)
+            let library = try ELFFile.parse(path: package.tree.root.appendingPathComponent("usr/lib/libcap.so.2").path)
+            #expect(library.apkArchitecture == "aarch64")
+            #expect(library.interpreter == "/lib/ld-linux-aarch64.so.1")
+            #expect(library.soname == "libcap.so.2")
+            #expect(library.kind == .sharedObject)  // an interpreter, but also a SONAME
             let scanned = try DependencyScanner().scan(package.tree, version: package.version)
             #expect(scanned.runtime == package.pkginfoDepends)
             // Today's melange also provides the sonames, which removes the self-dependencies.

@@ -123,6 +123,20 @@ struct ELFFileTests {
         #expect(elf.isSharedObject)
         #expect(elf.interpreter == nil)
         #expect(elf.machine == .x86_64)
+        #expect(elf.apkArchitecture == "x86_64")
+    }
+
+    @Test(
+        "apk architecture from machine, class and byte order",
+        arguments: [
+            (ELFFile.Machine.aarch64, ELFFile.Class.elf64, ELFFile.ByteOrder.littleEndian, "aarch64"),
+            (.powerPC64, .elf64, .littleEndian, "ppc64le"), (.powerPC64, .elf64, .bigEndian, nil),
+            (.s390, .elf64, .bigEndian, "s390x"), (.arm, .elf32, .littleEndian, "armv7"), (.x86, .elf32, .littleEndian, "x86"),
+            (.riscV, .elf64, .littleEndian, "riscv64"), (.mips, .elf32, .bigEndian, nil),
+        ] as [(ELFFile.Machine, ELFFile.Class, ELFFile.ByteOrder, String?)])
+    func apkArchitecture(machine: ELFFile.Machine, elfClass: ELFFile.Class, byteOrder: ELFFile.ByteOrder, expected: String?) throws {
+        let bytes = SyntheticELF(elfClass: elfClass, byteOrder: byteOrder, type: .executable, machine: machine).build().bytes
+        #expect(try ELFFile.parse(bytes: bytes).apkArchitecture == expected)
     }
 
     @Test(
@@ -262,7 +276,7 @@ struct ELFFileTests {
                 #expect(error.description.contains(script))
             }
             let empty = dir.file("empty")
-            FileManager.default.createFile(atPath: empty, contents: Data())
+            #expect(FileManager.default.createFile(atPath: empty, contents: Data()))
             #expect(try ELFFile.parseIfELF(path: empty) == nil)
             #expect(throws: LaminaError.self) { try ELFFile.parse(path: dir.path) }
             #expect(throws: LaminaError.self) { try ELFFile.parse(path: dir.file("missing")) }

@@ -61,7 +61,7 @@ struct BubblewrapHostRootTests {
     @Test("a failing step reports its status and the last 20 lines")
     func failureTail() async throws {
         try await SandboxFixtures.withHostSession { session, _ in
-            let step = BuildStep(name: "compile", script: "for i in $(seq 1 30); do echo line $i; done; echo oops >&2; exit 3")
+            let step = BuildStep(name: "compile", script: "for i in $(seq 1 30); do echo line $i; done; sleep 0.3; echo oops >&2; exit 3")
             let result = try await session.run(step, output: nil)
             #expect(result.status == .exited(3))
             #expect(!result.succeeded)
