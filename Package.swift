@@ -15,6 +15,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
     ],
     targets: [
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
@@ -47,6 +48,11 @@ let package = Package(
             dependencies: ["LaminaCore", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict),
         .target(name: "SBOM", dependencies: ["LaminaCore"], swiftSettings: strict),
+        .target(name: "ELF", dependencies: ["LaminaCore"], swiftSettings: strict),
+        .target(
+            name: "Sandbox",
+            dependencies: ["LaminaCore", .product(name: "Subprocess", package: "swift-subprocess")],
+            swiftSettings: strict),
         .target(
             name: "Commands",
             dependencies: [
@@ -86,6 +92,9 @@ let package = Package(
         .testTarget(name: "ConfigTests", dependencies: ["Config", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "OCITests", dependencies: ["OCI", "LaminaCore", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "SBOMTests", dependencies: ["SBOM", "LaminaCore", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "ELFTests", dependencies: ["ELF", "LaminaCore", "TestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "SandboxTests", dependencies: ["Sandbox", "LaminaCore", "TestSupport"], swiftSettings: strict),
         .testTarget(
             name: "HTTPTransportTests",
             dependencies: [
