@@ -52,10 +52,12 @@ struct PackageCreate: AsyncParsableCommand {
         }
         var keys: [SigningKey] = []
         if let signingKey { keys.append(try SigningKey.load(path: signingKey)) } else {
-            global.logger.warn("no --signing-key: the package is UNSIGNED and apk will only install it with --allow-untrusted")
+            global.logger.warn("no --signing-key: the package is UNSIGNED (apk installs it only from a signed index that lists it, or with --allow-untrusted)")
         }
         let writer = PackageWriter(
             info: info, scripts: scriptTexts, clock: clock, signingKeys: keys, algorithms: signSHA1 ? [.rsaSHA256, .rsaSHA1] : [.rsaSHA256])
+        let outputDir = (output as NSString).deletingLastPathComponent
+        if !outputDir.isEmpty { try FileManager.default.createDirectory(atPath: outputDir, withIntermediateDirectories: true) }
         let written = try writer.write(directory: directory, to: output)
         global.logger.result("wrote \(output) (\(written.nameVersion), \(written.fileSize ?? 0) bytes, \(written.checksum?.apkIdentity ?? ""))")
     }

@@ -13,7 +13,7 @@ struct PackageIndex: AsyncParsableCommand {
     @Option(name: [.customShort("o"), .customLong("output")], help: "The index to write.") var output: String = "APKINDEX.tar.gz"
     @Option(name: .customLong("signing-key"), help: "RSA private key (PEM) to sign the index with.") var signingKey: String?
     @Flag(name: [.customShort("m"), .customLong("merge")], help: "Keep the entries already in OUTPUT (replacing same name+version).") var merge = false
-    @Option(name: [.customShort("a"), .customLong("arch")], help: "Refuse packages of another architecture (noarch is always allowed).") var arch: String?
+    @Option(name: [.customShort("a"), .customLong("arch")], help: "Refuse packages of another architecture; noarch packages are listed as this one.") var arch: String?
     @Option(help: "The DESCRIPTION member.") var description: String?
     @Flag(name: .customLong("sign-sha1"), help: "Also add a SHA-1 signature for old apk-tools.") var signSHA1 = false
     @OptionGroup var global: GlobalOptions
@@ -34,6 +34,9 @@ struct PackageIndex: AsyncParsableCommand {
                 throw LaminaError(.invalidInput, "package is for \(a), not \(expectedArch)", subject: path)
             }
             info.dataHash = nil
+            // apk fetches a package from <repo>/<A:>/, so noarch packages are listed under the index's
+            // architecture (as `apk index --rewrite-arch` does).
+            if let expectedArch, info.arch == "noarch" { info.arch = expectedArch }
             entries[info.nameVersion] = info
         }
         let sorted = entries.values.sorted { ($0.name, $0.version) < ($1.name, $1.version) }
