@@ -13,6 +13,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
@@ -28,26 +30,68 @@ let package = Package(
             swiftSettings: strict),
         .target(name: "APKSolver", dependencies: ["LaminaCore", "APK"], swiftSettings: strict),
         .target(
+            name: "APKRepository", dependencies: ["LaminaCore", "Archive", "APK", "HTTPTransport"], swiftSettings: strict),
+        .target(
+            name: "ImageBuilder",
+            dependencies: [
+                "LaminaCore", "Archive", "APK", "APKSolver", "APKRepository", "RootFS", "Config", "OCI", "SBOM", "HTTPTransport",
+            ],
+            swiftSettings: strict),
+        .target(name: "RootFS", dependencies: ["LaminaCore", "Archive", "APK"], swiftSettings: strict),
+        .target(
             name: "Config",
             dependencies: ["LaminaCore", .product(name: "Yams", package: "Yams")],
             swiftSettings: strict),
-        .target(name: "OCI", dependencies: ["LaminaCore"], swiftSettings: strict),
+        .target(
+            name: "OCI",
+            dependencies: ["LaminaCore", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strict),
+        .target(name: "SBOM", dependencies: ["LaminaCore"], swiftSettings: strict),
         .target(
             name: "Commands",
             dependencies: [
-                "LaminaCore", "Archive", "APK", "APKSolver", "Config", "OCI",
+                "LaminaCore", "Archive", "APK", "APKSolver", "APKRepository", "RootFS", "Config", "OCI", "ImageBuilder",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
         .executableTarget(name: "lamina", dependencies: ["Commands"], swiftSettings: strict),
-        .target(name: "TestSupport", dependencies: ["LaminaCore"], swiftSettings: strict),
+        .target(
+            name: "HTTPTransport",
+            dependencies: [
+                "LaminaCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strict),
+        .target(
+            name: "TestSupport",
+            dependencies: [
+                "LaminaCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strict),
 
         .testTarget(name: "LaminaCoreTests", dependencies: ["LaminaCore", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "ArchiveTests", dependencies: ["Archive", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "APKTests", dependencies: ["APK", "Archive", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "APKSolverTests", dependencies: ["APKSolver", "APK", "TestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "APKRepositoryTests", dependencies: ["APKRepository", "APK", "Archive", "HTTPTransport", "TestSupport"],
+            swiftSettings: strict),
+        .testTarget(name: "RootFSTests", dependencies: ["RootFS", "APK", "Archive", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "ConfigTests", dependencies: ["Config", "TestSupport"], swiftSettings: strict),
-        .testTarget(name: "OCITests", dependencies: ["OCI", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "OCITests", dependencies: ["OCI", "LaminaCore", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "SBOMTests", dependencies: ["SBOM", "LaminaCore", "TestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "HTTPTransportTests",
+            dependencies: [
+                "HTTPTransport", "LaminaCore", "TestSupport", .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strict),
         .testTarget(
             name: "CommandsTests", dependencies: ["Commands", "APK", "Archive", "TestSupport"],
             swiftSettings: strict),

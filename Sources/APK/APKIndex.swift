@@ -88,10 +88,11 @@ extension APKIndex {
             case "c": current.commit = value
             case "k": current.providerPriority = Int(try number())
             case "q": current.replacesPriority = Int(try number())
-            case "D": current.depends = try list()
-            case "p": current.provides = try list()
-            case "i": current.installIf = try list()
-            case "r": current.replaces = try list()
+            // Repeated lines add to the list, as apk-tools reads them.
+            case "D": current.depends += try list()
+            case "p": current.provides += try list()
+            case "i": current.installIf += try list()
+            case "r": current.replaces += try list()
             default: break
             }
         }
@@ -112,9 +113,8 @@ extension APKIndex {
         line("A", info.arch)
         line("S", info.fileSize.map(String.init))
         line("I", info.installedSize.map(String.init))
-        line("T", info.description)
-        line("U", info.url)
-        line("L", info.license)
+        // apk-tools writes T, U and L even when empty.
+        out += "T:\(info.description ?? "")\nU:\(info.url ?? "")\nL:\(info.license ?? "")\n"
         line("o", info.origin)
         line("m", info.maintainer)
         if let t = info.buildDate, t != 0 { line("t", String(t)) }

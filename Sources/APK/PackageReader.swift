@@ -20,6 +20,8 @@ public struct PackageArchive: Sendable {
     public var identity: Digest
     /// SHA-256 of the compressed data members (what `datahash` must equal).
     public var dataDigest: Digest?
+    /// SHA-1 of the compressed signature member (apko lock files record it).
+    public var signatureDigest: Digest?
     /// Compressed byte ranges: signature (if any), control, data.
     public var signatureRange: Range<Int64>?
     public var controlRange: Range<Int64>
@@ -143,7 +145,8 @@ public struct PackageReader: Sendable {
             // Without datahash the signature and identity cover control and data together.
             if controlDigestsFromFirst { state.controlHashers = state.firstMemberHashers }
         }
-        let controlOnly = controlDigestsFromFirst ? state.firstMemberHashers.finalize() : nil
+        let firstDigests = state.firstMemberHashers.finalize()
+        let controlOnly = controlDigestsFromFirst ? firstDigests : nil
 
         // Data members: one tar stream across all remaining members.
         var files: [PackageArchive.FileRecord] = []
@@ -186,6 +189,7 @@ public struct PackageReader: Sendable {
         return PackageArchive(
             info: info, signatures: signatures, controlFiles: controlEntries.filter { $0.entry.path != ".PKGINFO" },
             identity: identityDigest, dataDigest: dataEnd > dataStart || !state.legacy ? state.dataHasher.finalize() : nil,
+            signatureDigest: signatureRange == nil ? nil : firstDigests[.sha1]?.digest,
             signatureRange: signatureRange, controlRange: controlRange, dataRange: dataStart..<dataEnd,
             signedDigests: signedDigests, files: files)
     }

@@ -218,24 +218,51 @@ public struct FileTree: Sendable {
     }
 
     /// Writes the tree as a tar stream (terminated).
+    ///
+    /// Hardlinks are written so that the first path of each group in output order carries the
+    /// content and the later ones link to it, whatever the order they were installed in.
     /// - Parameters:
     ///   - modificationTime: when set, every entry gets this mtime (reproducible layers).
-    ///   - names: uid → user name and gid → group name, for the `uname`/`gname` fields.
+    ///   - userNames/groupNames: uid → user name and gid → group name for `uname`/`gname`.
     public func writeTar(to writer: TarWriter, modificationTime: Int64? = nil, userNames: [Int: String] = [:], groupNames: [Int: String] = [:]) throws {
+        var writtenAs: [String: String] = [:]  // hardlink group target → first path written
+        let linkTargets = hardlinkTargets
         for path in sortedPaths {
             guard let node = nodes[path] else { continue }
             var entry = TarEntry(
                 path: path, kind: node.kind, mode: node.mode, uid: node.uid, gid: node.gid, userName: userNames[node.uid] ?? "",
-                groupName: groupNames[node.gid] ?? "", size: node.kind == .regular ? node.content?.size ?? 0 : 0,
-                modificationTime: modificationTime ?? node.modificationTime, linkTarget: node.linkTarget, deviceMajor: node.deviceMajor,
-                deviceMinor: node.deviceMinor, xattrs: node.xattrs)
-            if node.kind == .regular {
-                try writer.append(entry, content: try node.content?.open())
+                groupName: groupNames[node.gid] ?? "", size: 0, modificationTime: modificationTime ?? node.modificationTime,
+                linkTarget: node.linkTarget, deviceMajor: node.deviceMajor, deviceMinor: node.deviceMinor, xattrs: node.xattrs)
+            var content = node.content
+            if node.kind == .hardLink || (node.kind == .regular && linkTargets.contains(path)) {
+                let group = node.kind == .hardLink ? node.linkTarget : path
+                if let first = writtenAs[group] {
+                    entry.kind = .hardLink
+                    entry.linkTarget = first
+                    entry.size = 0
+                    try writer.append(entry)
+                    continue
+                }
+                guard let target = nodes[group], target.kind == .regular else {
+                    throw LaminaError(.notFound, "hardlink '\(path)' points to '\(group)', which is not a regular file in the tree")
+                }
+                writtenAs[group] = path
+                entry.kind = .regular
+                entry.linkTarget = ""
+                content = target.content
+            }
+            if entry.kind == .regular {
+                entry.size = content?.size ?? 0
+                try writer.append(entry, content: try content?.open())
             } else {
-                entry.size = 0
                 try writer.append(entry)
             }
         }
         try writer.finish(terminate: true)
+    }
+
+    /// Paths that some hardlink in the tree points to.
+    private var hardlinkTargets: Set<String> {
+        Set(nodes.values.lazy.filter { $0.kind == .hardLink }.map(\.linkTarget))
     }
 }

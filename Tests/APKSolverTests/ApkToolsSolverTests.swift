@@ -11,12 +11,7 @@ let apkToolsCases = ApkToolsCase.loadAll()
 @Suite("apk-tools solver cases")
 struct ApkToolsSolverTests {
     /// Cases where we knowingly differ from apk-tools (with the reason).
-    static let knownDifferences: [String: String] = [
-        "provides7": "APKIndex.parseText keeps only the last of repeated p: lines (apk-tools appends them); "
-            + "ResolverTests.selfConflictingProvides covers the solver side",
-        "provides22": "APKIndex.parseText keeps only the last of repeated p: lines (apk-tools appends them); "
-            + "ResolverTests.providesOnSeparateLines covers the solver side",
-    ]
+    static let knownDifferences: [String: String] = [:]
 
     @Test("all 93 cases are present", .enabled(if: SharedTestData.isAvailable, "needs ../shared/testdata"))
     func corpus() {

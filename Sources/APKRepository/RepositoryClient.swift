@@ -1,0 +1,196 @@
+import APK
+import Archive
+import Foundation
+import HTTPTransport
+import LaminaCore
+
+/// A package offered by a loaded repository index.
+public struct AvailablePackage: Sendable, Hashable {
+    public var info: PackageInfo
+    public var repository: RepositoryReference
+    /// The architecture folder the index came from (noarch packages live there too).
+    public var architecture: String
+
+    public init(info: PackageInfo, repository: RepositoryReference, architecture: String) {
+        self.info = info
+        self.repository = repository
+        self.architecture = architecture
+    }
+
+    /// Where the `.apk` is.
+    public var location: String { repository.packageLocation(architecture: architecture, fileName: info.fileName) }
+}
+
+/// A repository's index for one architecture, verified.
+public struct LoadedIndex: Sendable {
+    public var repository: RepositoryReference
+    public var architecture: String
+    public var index: APKIndex
+    /// The key that signed it, or nil when it was accepted with `--allow-untrusted`.
+    public var trustedBy: String?
+
+    public var packages: [AvailablePackage] {
+        index.packages.map { AvailablePackage(info: $0, repository: repository, architecture: architecture) }
+    }
+}
+
+/// Loads indexes and packages from local folders and HTTP(S) repositories, verifying every
+/// signature and checksum before the bytes are used, with a content-addressed disk cache.
+public struct RepositoryClient: Sendable {
+    public var keyring: Keyring
+    public var cache: PackageCache?
+    public var transport: (any HTTPTransport)?
+    /// Accept unsigned or unverifiable indexes (loudly).
+    public var allowUntrusted: Bool
+    /// Use only the cache and local repositories.
+    public var offline: Bool
+    public var maxConcurrentDownloads: Int
+    public var progress: ProgressHandler?
+
+    public init(
+        keyring: Keyring, cache: PackageCache?, transport: (any HTTPTransport)?, allowUntrusted: Bool = false, offline: Bool = false,
+        maxConcurrentDownloads: Int = 8, progress: ProgressHandler? = nil
+    ) {
+        self.keyring = keyring
+        self.cache = cache
+        self.transport = transport
+        self.allowUntrusted = allowUntrusted
+        self.offline = offline
+        self.maxConcurrentDownloads = maxConcurrentDownloads
+        self.progress = progress
+    }
+
+    // MARK: Indexes
+
+    /// Loads and verifies the index of each repository for `architecture`.
+    /// - Throws: `.untrusted` / `.badSignature` for an index no key vouches for (unless
+    ///   `allowUntrusted`), `.notFound` for a missing index, `.network` for transport failures.
+    public func loadIndexes(_ repositories: [RepositoryReference], architecture: String) async throws -> [LoadedIndex] {
+        var out: [LoadedIndex] = []
+        for repository in repositories {
+            out.append(try await loadIndex(repository, architecture: architecture))
+        }
+        return out
+    }
+
+    public func loadIndex(_ repository: RepositoryReference, architecture: String) async throws -> LoadedIndex {
+        let path = try await indexFile(repository, architecture: architecture)
+        let index = try APKIndex.read(path: path)
+        let subject = repository.isRemote ? repository.redacted + "/\(architecture)/APKINDEX.tar.gz" : path
+        let verdict = index.verify(keyring: keyring)
+        switch verdict {
+        case .ok(let key):
+            return LoadedIndex(repository: repository, architecture: architecture, index: index, trustedBy: key)
+        default:
+            guard allowUntrusted else {
+                let names = index.signatures.map(\.keyName)
+                let hint = names.isEmpty ? "the index is not signed" : "signed by \(names.joined(separator: ", ")), which the keyring does not hold"
+                if case .badSignature(let key) = verdict {
+                    throw LaminaError(.badSignature, "BAD signature by key \(key)", subject: subject)
+                }
+                throw LaminaError(.untrusted, "UNTRUSTED index: \(hint); add the key with --keyring-append/-k, or use --allow-untrusted", subject: subject)
+            }
+            progress?(.warning("using UNTRUSTED index \(subject) (\(verdict)) because of --allow-untrusted"))
+            return LoadedIndex(repository: repository, architecture: architecture, index: index, trustedBy: nil)
+        }
+    }
+
+    private func indexFile(_ repository: RepositoryReference, architecture: String) async throws -> String {
+        if !repository.isRemote {
+            let path = repository.localPath + "/\(architecture)/APKINDEX.tar.gz"
+            guard FileManager.default.fileExists(atPath: path) else {
+                throw LaminaError(.notFound, "repository has no index for \(architecture)", subject: path)
+            }
+            return path
+        }
+        guard let cache else { throw LaminaError(.internal, "remote repositories need a cache directory") }
+        let url = repository.indexLocation(architecture: architecture)
+        let cached = cache.indexPath(url: url)
+        if offline {
+            guard FileManager.default.fileExists(atPath: cached) else {
+                throw LaminaError(.notFound, "--offline and no cached index", subject: repository.redacted)
+            }
+            return cached
+        }
+        guard let transport else { throw LaminaError(.internal, "no HTTP transport configured") }
+        try cache.prepareDirectory(for: cached)
+        let etag = FileManager.default.fileExists(atPath: cached) ? cache.etag(for: cached) : nil
+        do {
+            switch try await transport.download(url, to: cached, ifNoneMatch: etag) {
+            case .notModified:
+                break
+            case .modified(let result):
+                cache.setETag(result.response.headers["ETag"], for: cached)
+            }
+        } catch let error as LaminaError where error.code == .notFound {
+            throw LaminaError(.notFound, "repository has no index for \(architecture)", subject: repository.redacted)
+        }
+        return cached
+    }
+
+    // MARK: Packages
+
+    /// Returns a local path to the package's verified bytes, downloading it into the cache when remote.
+    ///
+    /// A cached copy is used only if its SHA-256 still equals the one recorded when it was
+    /// downloaded; otherwise it is fetched again. A fresh download must have the index's size and
+    /// identity (control checksum) and a matching datahash, or it is discarded.
+    public func fetch(_ package: AvailablePackage) async throws -> String {
+        try await fetchAll([package])[0]
+    }
+
+    /// Fetches several packages with bounded concurrency; results in input order.
+    public func fetchAll(_ packages: [AvailablePackage]) async throws -> [String] {
+        var paths = [String?](repeating: nil, count: packages.count)
+        var downloads: [(Int, DownloadRequest)] = []
+        for (i, package) in packages.enumerated() {
+            if !package.repository.isRemote {
+                let path = package.repository.localPath + "/\(package.architecture)/\(package.info.fileName)"
+                guard FileManager.default.fileExists(atPath: path) else {
+                    throw LaminaError(.notFound, "\(package.info.nameVersion) is in the index but its file is missing", subject: path)
+                }
+                paths[i] = path
+                continue
+            }
+            guard let cache else { throw LaminaError(.internal, "remote repositories need a cache directory") }
+            guard let identity = package.info.checksum else {
+                throw LaminaError(.untrusted, "\(package.info.nameVersion) has no checksum in its index", subject: package.repository.redacted)
+            }
+            let cached = cache.packagePath(identity: identity)
+            if cache.isIntact(cached) {
+                paths[i] = cached
+                continue
+            }
+            if offline {
+                throw LaminaError(.notFound, "--offline and \(package.info.nameVersion) is not cached", subject: package.repository.redacted)
+            }
+            try cache.prepareDirectory(for: cached)
+            downloads.append((i, DownloadRequest(url: package.location, path: cached, expected: ExpectedContent(size: package.info.fileSize))))
+        }
+        if !downloads.isEmpty {
+            guard let transport else { throw LaminaError(.internal, "no HTTP transport configured") }
+            let results = try await transport.downloadAll(downloads.map(\.1), maxConcurrent: maxConcurrentDownloads, progress: progress)
+            for ((i, request), result) in zip(downloads, results) {
+                let package = packages[i]
+                do {
+                    let archive = try PackageReader().read(path: result.path)
+                    if archive.identity != package.info.checksum {
+                        throw LaminaError(
+                            .checksumMismatch,
+                            "downloaded package is \(archive.identity.apkIdentity), the index says \(package.info.checksum?.apkIdentity ?? "?")",
+                            subject: RepositoryReference.redact(request.url))
+                    }
+                    if let expected = archive.info.dataHash, expected != archive.dataDigest?.hex {
+                        throw LaminaError(.checksumMismatch, "datahash mismatch", subject: RepositoryReference.redact(request.url))
+                    }
+                    cache?.recordIntact(result.path, sha256: result.sha256)
+                } catch {
+                    cache?.discard(result.path)
+                    throw error
+                }
+                paths[i] = result.path
+            }
+        }
+        return paths.map { $0! }
+    }
+}

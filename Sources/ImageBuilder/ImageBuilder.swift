@@ -1,0 +1,239 @@
+import APK
+import APKRepository
+import Archive
+import Config
+import Foundation
+import LaminaCore
+import OCI
+import RootFS
+import SBOM
+
+/// What `lamina image build` produces and where.
+public struct ImageBuildRequest: Sendable {
+    public enum Format: String, Sendable {
+        /// One tar holding a complete OCI layout plus docker's `manifest.json` (`docker load` and OCI tools).
+        case tarball
+        /// A plain OCI image layout folder.
+        case ociLayout = "oci-layout"
+    }
+    public var tag: String
+    public var output: String
+    public var format: Format
+    public var sbom: Bool = true
+    /// Where SBOM files go (default: beside the output).
+    public var sbomPath: String?
+    public var annotations: [String: String] = [:]
+    /// The build date; nil means SOURCE_DATE_EPOCH or 0.
+    public var clock: BuildClock
+
+    public init(tag: String, output: String, format: Format, clock: BuildClock) {
+        self.tag = tag
+        self.output = output
+        self.format = format
+        self.clock = clock
+    }
+}
+
+/// One built architecture.
+public struct BuiltImage: Sendable {
+    public var architecture: Architecture
+    public var layer: WrittenLayer
+    public var config: Blob
+    public var manifest: Blob
+    public var packages: [AvailablePackage]
+    public var sbom: [UInt8]?
+}
+
+/// The result of a build.
+public struct ImageBuildResult: Sendable {
+    public var images: [BuiltImage]
+    /// The multi-architecture index blob (also written for one architecture).
+    public var index: Blob
+    /// Which names `docker load` will show, per architecture.
+    public var tags: [String]
+    public var sbomFiles: [String]
+}
+
+/// The apko engine: apko.yaml → one reproducible layer per architecture → OCI image(s) → tarball or
+/// layout, plus SPDX SBOMs.
+public struct ImageBuilder: Sendable {
+    public let engine: ImageEngine
+
+    public init(engine: ImageEngine) { self.engine = engine }
+
+    public func build(_ request: ImageBuildRequest) async throws -> ImageBuildResult {
+        let config = engine.configuration
+        let tag = try Reference(request.tag)
+        let (keyring, keys) = try await engine.keyring()
+        let clock = request.clock
+        var images: [BuiltImage] = []
+        for arch in try engine.architectures().sorted() {
+            images.append(try await buildArchitecture(arch, tag: tag, keyring: keyring, keys: keys, clock: clock, request: request))
+        }
+
+        // The index over every architecture.
+        var indexAnnotations = annotations(request, clock: clock)
+        indexAnnotations = indexAnnotations.isEmpty ? [:] : indexAnnotations
+        let index = OCI.Index(
+            manifests: images.map {
+                Descriptor(mediaType: .ociManifest, digest: $0.manifest.descriptor.digest, size: $0.manifest.descriptor.size, platform: Platform($0.architecture))
+            },
+            annotations: indexAnnotations.isEmpty ? nil : indexAnnotations)
+        let indexBlob = try Blob(index: index)
+
+        // Output.
+        let layoutImages = images.map {
+            LayoutImage(architecture: $0.architecture, manifest: $0.manifest, config: $0.config,
+                        layers: [LayoutBlob(descriptor: Descriptor(mediaType: .ociLayerGzip, digest: $0.layer.digest, size: $0.layer.size), file: $0.layer.path)])
+        }
+        let layout = try ImageLayout.plan(
+            images: layoutImages, tag: tag, hostArchitecture: .host, indexAnnotations: nil,
+            extraBlobs: images.count > 1 ? [LayoutBlob(indexBlob)] : [], includeDockerFiles: request.format == .tarball)
+        switch request.format {
+        case .tarball:
+            var sink = try TarLayoutSink(path: request.output, modificationTime: clock.epoch)
+            try layout.write(to: &sink)
+            try sink.commit()
+        case .ociLayout:
+            var sink = try DirectoryLayoutSink(root: request.output)
+            try layout.write(to: &sink)
+        }
+
+        // SBOMs beside the output.
+        var sbomFiles: [String] = []
+        if request.sbom {
+            let dir = request.sbomPath ?? ((request.output as NSString).deletingLastPathComponent.isEmpty ? "." : (request.output as NSString).deletingLastPathComponent)
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            for image in images {
+                guard let bytes = image.sbom else { continue }
+                let path = dir + "/sbom-\(image.architecture.apk).spdx.json"
+                try AtomicFileSink.write(bytes, to: path)
+                sbomFiles.append(path)
+            }
+            if images.count > 1 {
+                let doc = ImageSBOM.index(
+                    ImageSBOM.IndexInput(
+                        indexDigest: indexBlob.descriptor.digest, indexMediaType: MediaType.ociIndex.rawValue,
+                        images: images.map { ImageSBOM.IndexImage(digest: $0.manifest.descriptor.digest, architecture: $0.architecture) },
+                        imageName: tag.shortName, supplier: "Organization: Lamina", vcsURL: config.vcsURL.isEmpty ? nil : config.vcsURL,
+                        created: clock.rfc3339, creators: ["Tool: lamina"], toolName: "lamina"))
+                let path = dir + "/sbom-index.spdx.json"
+                try AtomicFileSink.write(SPDXJSON.encode(doc), to: path)
+                sbomFiles.append(path)
+            }
+        }
+        return ImageBuildResult(images: images, index: indexBlob, tags: layout.tags.flatMap { $0.tags.map(\.familiarDescription) }, sbomFiles: sbomFiles)
+    }
+
+    func annotations(_ request: ImageBuildRequest, clock: BuildClock) -> [String: String] {
+        var out = engine.configuration.annotations.merging(request.annotations) { _, new in new }
+        out["org.opencontainers.image.created"] = clock.rfc3339
+        let vcs = engine.configuration.vcsURL
+        if !vcs.isEmpty {
+            if let at = vcs.lastIndex(of: "@") {
+                out["org.opencontainers.image.source"] = String(vcs[..<at])
+                out["org.opencontainers.image.revision"] = String(vcs[vcs.index(after: at)...])
+            } else {
+                out["org.opencontainers.image.source"] = vcs
+            }
+        }
+        return out
+    }
+
+    /// The directories and device nodes apko creates before installing anything.
+    static func baseTree() throws -> FileTree {
+        var tree = FileTree()
+        for (path, mode) in [
+            ("dev", 0o755), ("etc", 0o755), ("etc/apk", 0o755), ("etc/apk/keys", 0o755), ("home", 0o755), ("lib", 0o755), ("lib/apk", 0o755),
+            ("lib/apk/db", 0o755), ("opt", 0o755), ("proc", 0o555), ("root", 0o700), ("run", 0o755), ("sys", 0o555), ("tmp", 0o1777),
+            ("usr", 0o755), ("var", 0o755), ("var/cache", 0o755), ("var/cache/apk", 0o755), ("var/lib", 0o755), ("var/tmp", 0o1777),
+        ] as [(String, UInt32)] {
+            try tree.insert(path, .directory(mode: mode))
+        }
+        return tree
+    }
+
+    func buildArchitecture(
+        _ arch: Architecture, tag: Reference, keyring: Keyring, keys: [String: String], clock: BuildClock, request: ImageBuildRequest
+    ) async throws -> BuiltImage {
+        let config = engine.configuration
+        engine.progress?(.note("building \(arch.ociPlatform)"))
+        var builder = try RootFSBuilder(spillDirectory: engine.options.temporaryDirectory)
+        builder.setTree(try Self.baseTree())
+        let resolved = try await engine.installRoot(into: &builder, architecture: arch, keyring: keyring, keys: keys, clock: clock)
+        var tree = builder.tree
+
+        // Accounts, paths, os-release.
+        let (userNames, groupNames) = try AccountsWriter.apply(config.accounts, to: &tree)
+        try PathsWriter.apply(config.paths, to: &tree)
+        if tree["etc/os-release"] == nil {
+            let os = config.osRelease
+            let text = """
+                ID=\(os?.id.isEmpty == false ? os!.id : "lamina")
+                NAME="\(os?.name.isEmpty == false ? os!.name : "Lamina image")"
+                PRETTY_NAME="\(os?.prettyName.isEmpty == false ? os!.prettyName : "Lamina image")"
+                VERSION_ID=\(os?.versionID.isEmpty == false ? os!.versionID : "unknown")
+
+                """
+            try tree.insert("etc/os-release", .file(Array(text.utf8)))
+        }
+
+        // The layer.
+        let layerPath = engine.options.temporaryDirectory + "/layer-\(arch.apk).tar.gz"
+        engine.progress?(.phase("writing layer", total: nil))
+        let layer = try LayerWriter.write(tree, to: layerPath, modificationTime: clock.epoch, userNames: userNames, groupNames: groupNames)
+
+        // Image config.
+        var env = config.environment
+        if env["PATH"] == nil { env["PATH"] = "/usr/local/sbin:/usr/local/bin:/usr/bin:/usr/sbin:/sbin:/bin" }
+        if env["SSL_CERT_FILE"] == nil { env["SSL_CERT_FILE"] = "/etc/ssl/certs/ca-certificates.crt" }
+        var entrypoint: [String]?
+        if !config.entrypoint.command.isEmpty {
+            entrypoint = try ShellWords.split(config.entrypoint.command)
+        } else if !config.entrypoint.shellFragment.isEmpty {
+            entrypoint = ["/bin/sh", "-c", config.entrypoint.shellFragment]
+        }
+        let annotations = annotations(request, clock: clock)
+        let imageConfig = ImageConfig(
+            architecture: arch, created: clock.rfc3339, author: "lamina",
+            history: [History(created: clock.rfc3339, createdBy: "lamina", author: "lamina", comment: "This is a lamina single-layer image")],
+            rootfs: .init(diffIDs: [layer.diffID]),
+            config: .init(
+                user: AccountsWriter.runAs(config.accounts, names: userNames), env: env.map { "\($0.key)=\($0.value)" }.sorted(),
+                entrypoint: entrypoint, cmd: config.cmd.isEmpty ? nil : try ShellWords.split(config.cmd),
+                volumes: config.volumes.isEmpty ? nil : config.volumes.sorted(), workingDir: config.workDir.isEmpty ? nil : config.workDir,
+                labels: annotations, stopSignal: config.stopSignal.isEmpty ? nil : config.stopSignal))
+        let configBlob = try Blob(config: imageConfig)
+        let manifest = Manifest(
+            config: configBlob.descriptor, layers: [Descriptor(mediaType: .ociLayerGzip, digest: layer.digest, size: layer.size)],
+            annotations: annotations)
+        let manifestBlob = try Blob(manifest: manifest)
+
+        // SBOM.
+        var sbom: [UInt8]?
+        if request.sbom {
+            let osInfo = (AccountsWriter.read("etc/os-release", tree)).flatMap { try? OperatingSystemInfo.parse(osRelease: $0) } ?? .unknown
+            var packages: [SBOM.InstalledPackage] = []
+            for package in resolved.packages {
+                let info = package.info
+                var embedded: SBOMDocument?
+                for path in ImageSBOM.embeddedSBOMPaths(name: info.name, version: info.version) {
+                    if let text = AccountsWriter.read(path, tree) {
+                        embedded = try? SPDXJSON.decode(Array(text.utf8), what: path)
+                        break
+                    }
+                }
+                packages.append(SBOM.InstalledPackage(
+                    name: info.name, version: info.version, architecture: info.arch ?? arch.apk, license: info.license, embeddedSBOM: embedded,
+                    checksums: info.checksum.map { [Checksum(algorithm: "SHA1", value: $0.hex)] } ?? []))
+            }
+            let doc = try ImageSBOM.image(
+                ImageSBOM.Input(
+                    imageDigest: manifestBlob.descriptor.digest, layers: [.init(digest: layer.digest, mediaType: MediaType.ociLayerGzip.rawValue)],
+                    architecture: arch, imageName: tag.shortName, operatingSystem: osInfo, vcsURL: config.vcsURL.isEmpty ? nil : config.vcsURL,
+                    created: clock.rfc3339, creators: ["Tool: lamina"], toolName: "lamina", packages: packages))
+            sbom = SPDXJSON.encode(doc)
+        }
+        return BuiltImage(architecture: arch, layer: layer, config: configBlob, manifest: manifestBlob, packages: resolved.packages, sbom: sbom)
+    }
+}

@@ -1,0 +1,177 @@
+import APK
+import APKRepository
+import Archive
+import Config
+import Foundation
+import HTTPTransport
+import LaminaCore
+import RootFS
+
+/// Everything an image command takes besides the config file: apko's flags.
+public struct ImageOptions: Sendable {
+    public var configPath: String
+    public var includePaths: [String] = []
+    /// `-k/--keyring-append`: key files or URLs.
+    public var extraKeyrings: [String] = []
+    /// `-r/--repository-append`.
+    public var extraRepositories: [String] = []
+    /// `-b/--build-repository-append`: used to build, not written into the image.
+    public var extraBuildRepositories: [String] = []
+    /// `-p/--package-append`.
+    public var extraPackages: [String] = []
+    /// `--arch`; nil means the config's `archs` (or every architecture when it has none).
+    public var architectures: [Architecture]?
+    /// `--lockfile`.
+    public var lockPath: String?
+    public var cacheDirectory: String
+    public var offline = false
+    public var allowUntrusted = false
+    /// The process environment (proxies, `HTTP_AUTH`, `SOURCE_DATE_EPOCH`).
+    public var environment: [String: String]
+    /// Directory for spilled file contents while a root is assembled.
+    public var temporaryDirectory: String
+
+    public init(configPath: String, cacheDirectory: String, environment: [String: String], temporaryDirectory: String) {
+        self.configPath = configPath
+        self.cacheDirectory = cacheDirectory
+        self.environment = environment
+        self.temporaryDirectory = temporaryDirectory
+    }
+}
+
+/// The apko engine's front half: config → keyring → repositories → resolved and installed roots.
+/// `ImageBuilder` (layers, OCI, SBOM) builds on it.
+public final class ImageEngine: Sendable {
+    public let options: ImageOptions
+    public let loaded: LoadedImageConfiguration
+    public let progress: ProgressHandler?
+    let transport: HTTPClientTransport
+
+    /// Loads and validates the config.
+    /// - Throws: config errors with file:line, lock errors.
+    public init(options: ImageOptions, progress: ProgressHandler? = nil) throws {
+        self.options = options
+        self.progress = progress
+        var loaded = try ImageConfiguration.load(path: options.configPath, includePaths: options.includePaths)
+        loaded.configuration.contents.keyring += options.extraKeyrings
+        loaded.configuration.contents.repositories += options.extraRepositories
+        loaded.configuration.contents.buildRepositories += options.extraBuildRepositories
+        loaded.configuration.contents.packages += options.extraPackages
+        self.loaded = loaded
+        self.transport = HTTPClientTransport(configuration: try HTTPTransportConfiguration.fromEnvironment(options.environment))
+    }
+
+    /// Must be called when done (closes HTTP connections).
+    public func shutdown() async {
+        try? await transport.shutdown()
+    }
+
+    public var configuration: ImageConfiguration { loaded.configuration }
+
+    /// The architectures to build, in the order given (duplicates dropped).
+    public func architectures() throws -> [Architecture] {
+        let archs: [Architecture]
+        if let given = options.architectures, !given.isEmpty { archs = given } else {
+            archs = try configuration.resolvedArchitectures(sourceMap: loaded.sourceMap)
+        }
+        var seen = Set<Architecture>()
+        return archs.filter { seen.insert($0).inserted }
+    }
+
+    /// Repositories used to build: `build_repositories`, then `repositories`.
+    public func buildRepositories() throws -> [RepositoryReference] {
+        try (configuration.contents.buildRepositories + configuration.contents.repositories).map { try RepositoryReference(parsing: $0) }
+    }
+
+    /// What `/etc/apk/repositories` gets: `repositories` + `runtime_repositories`, sorted, deduplicated.
+    public func runtimeRepositoryLines() throws -> [String] {
+        let lines = try (configuration.contents.repositories + configuration.contents.runtimeRepositories).map {
+            try RepositoryReference(parsing: $0).description
+        }
+        return Array(Set(lines)).sorted()
+    }
+
+    /// Loads the keyring: files (relative to the working directory, as apko reads them) or URLs.
+    public func keyring() async throws -> (Keyring, [String: String]) {
+        var ring = Keyring()
+        var pems: [String: String] = [:]
+        for (i, entry) in configuration.contents.keyring.enumerated() {
+            let name = (entry as NSString).lastPathComponent
+            let pem: String
+            if entry.hasPrefix("http://") || entry.hasPrefix("https://") {
+                let cache = try PackageCache(root: options.cacheDirectory)
+                let path = cache.root + "/keys/" + Hasher.digest(.sha256, Array(entry.utf8)).hex + "/" + name
+                if !FileManager.default.fileExists(atPath: path) {
+                    guard !options.offline else { throw LaminaError(.notFound, "--offline and key not cached", subject: entry) }
+                    try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                    _ = try await transport.download(entry, to: path)
+                }
+                pem = try String(contentsOfFile: path, encoding: .utf8)
+            } else {
+                let path = entry.hasPrefix("file://") ? String(entry.dropFirst(7)) : entry
+                guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+                    throw LaminaError(.notFound, "keyring file not found: '\(entry)'", subject: "contents.keyring[\(i)]")
+                }
+                pem = text
+            }
+            try ring.add(name: name, pem: pem)
+            pems[name] = pem
+        }
+        return (ring, pems)
+    }
+
+    /// A repository client for this build.
+    public func client(keyring: Keyring) throws -> RepositoryClient {
+        RepositoryClient(
+            keyring: keyring, cache: try PackageCache(root: options.cacheDirectory), transport: transport, allowUntrusted: options.allowUntrusted,
+            offline: options.offline, progress: progress)
+    }
+
+    /// Loads the lock file, refusing one made from a different config.
+    public func lock() throws -> ImageLock? {
+        guard let path = options.lockPath else { return nil }
+        let lock = try ImageLock.load(path: path)
+        if let recorded = lock.config?.checksum, recorded != configChecksum() {
+            throw LaminaError(.invalidInput, "the lock was made from a different \(configFileName) (checksum \(recorded)); run `lamina image lock` again", subject: path)
+        }
+        return lock
+    }
+
+    var configFileName: String { (options.configPath as NSString).lastPathComponent }
+
+    /// `sha256-<base64>` over the raw bytes of the config file(s), as apko records in lock files.
+    public func configChecksum() -> String {
+        var hasher = Hasher(.sha256)
+        for file in loaded.files { hasher.update(Array(file.bytes)) }
+        return ImageLock.configChecksum(hasher.finalize())
+    }
+
+    /// Resolves the package set for one architecture.
+    public func resolve(architecture: Architecture, keyring: Keyring) async throws -> ResolvedContents {
+        let installer = ContentsInstaller(client: try client(keyring: keyring))
+        return try await installer.resolve(
+            ContentsRequest(repositories: try buildRepositories(), world: configuration.contents.packages, architecture: architecture, lock: try lock()))
+    }
+
+    /// Resolves and installs one architecture's packages into `builder`, then writes the apk database.
+    public func installRoot(
+        into builder: inout RootFSBuilder, architecture: Architecture, keyring: Keyring, keys: [String: String], clock: BuildClock
+    ) async throws -> ResolvedContents {
+        let installer = ContentsInstaller(client: try client(keyring: keyring))
+        let resolved = try await resolve(architecture: architecture, keyring: keyring)
+        try await installer.install(resolved, into: &builder)
+        var runtimeKeys = keys
+        for entry in configuration.contents.runtimeKeyring { runtimeKeys[entry.name] = entry.content }
+        try builder.writeDatabase(
+            .init(world: configuration.contents.packages, repositories: try runtimeRepositoryLines(), keys: runtimeKeys,
+                  architecture: architecture.apk, modificationTime: clock.epoch))
+        return resolved
+    }
+
+    /// Resolves and installs one architecture's packages into a fresh root.
+    public func installRoot(architecture: Architecture, keyring: Keyring, keys: [String: String], clock: BuildClock) async throws -> (RootFSBuilder, ResolvedContents) {
+        var builder = try RootFSBuilder(spillDirectory: options.temporaryDirectory)
+        let resolved = try await installRoot(into: &builder, architecture: architecture, keyring: keyring, keys: keys, clock: clock)
+        return (builder, resolved)
+    }
+}

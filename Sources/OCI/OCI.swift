@@ -1,1 +1,0 @@
-// OCI: see design.md.
