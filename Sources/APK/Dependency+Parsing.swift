@@ -57,7 +57,9 @@ extension Dependency {
                 if version.contains("@") {
                     throw fail("the tag must come before the operator, as in 'name@tag\(opText)version'")
                 }
-                guard !validateVersion || APKVersion.isValid(version) else { throw fail("'\(version)' is not a valid apk version") }
+                guard !validateVersion || APKVersion.isValid(version) else {
+                    throw fail("'\(version)' is not a valid apk version")
+                }
             } else if version.contains(where: { $0 == " " || $0 == "\t" }) {
                 throw fail("malformed identity checksum '\(version)'")
             }

@@ -136,9 +136,11 @@ extension SolverRun {
         names += p.provides.map(\.name)
         for name in names {
             for dependentName in graph.names[name].reverseDepends {
-                for provider in graph.names[dependentName].providers where graph.packages[provider.package].isInstalled {
-                    for dep in graph.packages[provider.package].depends where relation(dep, package) == .satisfies {
-                        result.append(provider.package)
+                for provider in graph.names[dependentName].providers {
+                    let dependent = provider.package
+                    guard graph.packages[dependent].isInstalled else { continue }
+                    for dep in graph.packages[dependent].depends where relation(dep, package) == .satisfies {
+                        result.append(dependent)
                     }
                 }
             }
@@ -180,7 +182,8 @@ extension SolverRun {
             let source = step.new.map { self.source(of: $0, tag: step.newTag) }
             if let new = step.new, let source {
                 packages.append(
-                    ResolvedPackage(info: graph.infos[new], source: source, isInstalled: graph.packages[new].isInstalled))
+                    ResolvedPackage(
+                        info: graph.infos[new], source: source, isInstalled: graph.packages[new].isInstalled))
             }
             let kind: InstallPlan.Change.Kind
             switch (step.old, step.new) {

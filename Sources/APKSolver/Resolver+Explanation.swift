@@ -66,7 +66,8 @@ extension SolverRun {
                 for provider in graph.names[atom.name].providers where !all.contains(label(provider.package)) {
                     all.append(label(provider.package))
                 }
-                text = "\(who) \(wants), but only \(all.joined(separator: ", ")) \(all.count == 1 ? "is" : "are") available"
+                let verb = all.count == 1 ? "is" : "are"
+                text = "\(who) \(wants), but only \(all.joined(separator: ", ")) \(verb) available"
             } else {
                 text = "\(who) \(wants), but \(label(package)) is selected"
                 let users = dependents(satisfiedBy: package, isMarked: marked)
@@ -88,10 +89,13 @@ extension SolverRun {
             if !state.selectable && p.repositories & graph.availableRepositories == 0 && !p.isInstalled && !p.cachedOnly
                 && p.installedSize != 0
             {
-                add(.unavailable, label(package), "\(lead)\(label(package)) cannot be fetched: its repository is not available")
+                add(
+                    .unavailable, label(package),
+                    "\(lead)\(label(package)) cannot be fetched: its repository is not available")
             } else if !state.tagOK {
                 let tags = graph.tags.indices.filter { $0 != 0 && graph.tagRepositories[$0] & p.repositories != 0 }
-                let wanted = tags.count == 1 ? "\(graph.names[p.name].text)@\(graph.tags[tags[0]])" : "\(graph.names[p.name].text)@tag"
+                let name = graph.names[p.name].text
+                let wanted = tags.count == 1 ? "\(name)@\(graph.tags[tags[0]])" : "\(name)@tag"
                 add(
                     .pinned, label(package),
                     "\(lead)\(label(package)) is only in \(tags.map { "@\(graph.tags[$0])" }.joined(separator: ", ")); "
@@ -111,13 +115,15 @@ extension SolverRun {
             let packages = list.map(\.package)
             let text: String
             if Set(packages).count == 1 {
-                text = "\(label(packages[0])) provides '\(graph.names[name].text)' more than once and conflicts with itself"
+                text = "\(label(packages[0])) provides '\(graph.names[name].text)' more than once and conflicts with "
+                    + "itself"
             } else {
                 var distinct: [Int] = []
                 for package in packages where !distinct.contains(package) { distinct.append(package) }
                 let reasons = distinct.map { "\(label($0)): \(path(to: $0, edges: edges))" }
-                text = "cannot install both \(distinct.map { label($0) }.joined(separator: " and ")): they own the same name '"
-                    + "\(graph.names[name].text)' (\(reasons.joined(separator: "; ")))"
+                let both = distinct.map { label($0) }.joined(separator: " and ")
+                text = "cannot install both \(both): they own the same name '\(graph.names[name].text)' "
+                    + "(\(reasons.joined(separator: "; ")))"
             }
             add(.sameNameConflict, graph.names[name].text, text)
         }

@@ -95,6 +95,11 @@ struct SolverGraph {
         }
         // Tags in the order apk creates them: installed database, repositories, world.
         for installed in request.installed { _ = tagID(installed.repositoryTag) }
+        let total = request.installed.count + request.repositories.reduce(0) { $0 + $1.packages.count }
+        packages.reserveCapacity(total)
+        infos.reserveCapacity(total)
+        names.reserveCapacity(total * 2)
+        nameIndex.reserveCapacity(total * 2)
         for (index, repository) in request.repositories.enumerated() where repository.kind == .repository {
             let bit = UInt64(1) << UInt64(index + 1)
             let tag = tagID(repository.tag)
@@ -104,7 +109,8 @@ struct SolverGraph {
         guard tags.count <= 64 else { throw LaminaError(.limitExceeded, "too many repository tags (limit 64)") }
 
         for installed in request.installed {
-            add(installed.info, repositories: 0, installed: true, installedTag: tagID(installed.repositoryTag), cachedOnly: false)
+            let tag = tagID(installed.repositoryTag)
+            add(installed.info, repositories: 0, installed: true, installedTag: tag, cachedOnly: false)
         }
         for (index, repository) in request.repositories.enumerated() {
             let isCache = repository.kind == .cache
@@ -198,9 +204,9 @@ struct SolverGraph {
         let id = packages.count
         let name = nameID(info.name)
         let package = Package(
-            name: name, version: info.version, depends: info.depends.map { atom($0) }, provides: info.provides.map { atom($0) },
-            installIf: info.installIf.map { atom($0) }, providerPriority: info.providerPriority ?? 0,
-            repositories: repositories, isInstalled: installed, installedTag: installedTag,
+            name: name, version: info.version, depends: info.depends.map { atom($0) },
+            provides: info.provides.map { atom($0) }, installIf: info.installIf.map { atom($0) },
+            providerPriority: info.providerPriority ?? 0, repositories: repositories, isInstalled: installed, installedTag: installedTag,
             installedSize: info.installedSize ?? 0, cachedOnly: cachedOnly, identity: info.checksum)
         packages.append(package)
         infos.append(info)

@@ -59,6 +59,7 @@ struct AlpineIndexTests {
         let start = clock.now
         let plan = try Resolver.resolve(world: world, repositories: [repository], architecture: .x86_64)
         let elapsed = clock.now - start
+        print("resolved \(plan.packages.count) packages from \(repository.packages.count) in \(elapsed)")
         #expect(plan.packages.map(\.info.nameVersion) == Self.apkToolsOrder)
         #expect(plan.changes.allSatisfy { $0.kind == .install })
         #if DEBUG
