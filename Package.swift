@@ -61,6 +61,7 @@ let package = Package(
             ],
             swiftSettings: strict),
         .executableTarget(name: "lamina", dependencies: ["Commands"], swiftSettings: strict),
+        .executableTarget(name: "lamina-bench", dependencies: ["Archive", "LaminaCore"], swiftSettings: strict),
         .target(
             name: "HTTPTransport",
             dependencies: [

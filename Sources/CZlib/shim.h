@@ -11,4 +11,9 @@ static inline int lamina_deflateInit2(z_streamp strm, int level, int method, int
 static inline int lamina_inflateInit2(z_streamp strm, int windowBits) {
     return inflateInit2(strm, windowBits);
 }
+
+/* crc32_combine takes a z_off_t, whose width depends on large-file macros; give Swift a fixed type. */
+static inline unsigned long lamina_crc32_combine(unsigned long crc1, unsigned long crc2, long long length2) {
+    return crc32_combine(crc1, crc2, (z_off_t)length2);
+}
 #endif
