@@ -67,13 +67,13 @@ public struct ImageBuilder: Sendable {
         let (keyring, keys) = try await engine.keyring()
         let clock = request.clock
         var images: [BuiltImage] = []
-        for arch in try engine.architectures().sorted() {
+        // Sorted by OCI name (amd64 < arm64 < arm/v7 …), the order apko's index lists them in.
+        for arch in try engine.architectures().sorted(by: { ($0.ociPlatform, $0.apk) < ($1.ociPlatform, $1.apk) }) {
             images.append(try await buildArchitecture(arch, tag: tag, keyring: keyring, keys: keys, clock: clock, request: request))
         }
 
         // The index over every architecture.
-        var indexAnnotations = annotations(request, clock: clock)
-        indexAnnotations = indexAnnotations.isEmpty ? [:] : indexAnnotations
+        let indexAnnotations = annotations(request, clock: clock)
         let index = OCI.Index(
             manifests: images.map {
                 Descriptor(mediaType: .ociManifest, digest: $0.manifest.descriptor.digest, size: $0.manifest.descriptor.size, platform: Platform($0.architecture))
@@ -87,7 +87,7 @@ public struct ImageBuilder: Sendable {
                         layers: [LayoutBlob(descriptor: Descriptor(mediaType: .ociLayerGzip, digest: $0.layer.digest, size: $0.layer.size), file: $0.layer.path)])
         }
         let layout = try ImageLayout.plan(
-            images: layoutImages, tag: tag, hostArchitecture: .host, indexAnnotations: nil,
+            images: layoutImages, tag: tag, hostArchitecture: .host, indexAnnotations: indexAnnotations,
             extraBlobs: images.count > 1 ? [LayoutBlob(indexBlob)] : [], includeDockerFiles: request.format == .tarball)
         switch request.format {
         case .tarball:

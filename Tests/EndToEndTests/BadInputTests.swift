@@ -46,18 +46,28 @@ extension EndToEnd {
             }
             let config = try fixture.write(
                 fixture.config(packages: bad.packages, keyring: keyring, extra: bad.extra), as: "bad/\(slug)/apko.yaml")
-            for format in ["tarball", "oci-layout"] {
+            // Our own TMPDIR: the build's scratch files must be gone too.
+            let scratch = dir + "/tmp"
+            try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+            for (format, logLevel) in [("tarball", "info"), ("oci-layout", "info"), ("tarball", "error")] {
                 let target = format == "tarball" ? out + "/image.tar" : out + "/layout"
                 let r = try CommandRunner.lamina(
-                    ["image", "build", config, "bad:1", target, "--cache-dir", fixture.work + "/cache-a", "--offline", "--format", format],
-                    environment: ["SOURCE_DATE_EPOCH": fixtureEpoch])
-                #expect(r.status == 1, "\(bad.name) [\(format)]: exit \(r.status)\n\(r.stderr)")
+                    ["image", "build", config, "bad:1", target, "--cache-dir", fixture.work + "/cache-a", "--offline", "--format", format,
+                     "--log-level", logLevel],
+                    environment: ["SOURCE_DATE_EPOCH": fixtureEpoch, "TMPDIR": scratch])
+                let what = "\(bad.name) [\(format), \(logLevel)]"
+                #expect(r.status == 1, "\(what): exit \(r.status)\n\(r.stderr)")
                 let lines = r.stderr.split(separator: "\n")
-                #expect(lines.count == 1, "\(bad.name) [\(format)]: one line expected:\n\(r.stderr)")
-                #expect(r.stderr.hasPrefix("error: "), "\(r.stderr)")
-                for word in bad.expected { #expect(r.stderr.contains(word), "\(bad.name) [\(format)]: '\(word)' not in \(r.stderr)") }
+                // Progress notes ("building amd64") may come first at the default level; the error is one last line.
+                #expect(lines.filter { $0.hasPrefix("error: ") }.count == 1 && lines.last?.hasPrefix("error: ") == true, "\(what):\n\(r.stderr)")
+                #expect(lines.dropLast().allSatisfy { $0.hasPrefix("building ") }, "\(what): unexpected output:\n\(r.stderr)")
+                if logLevel == "error" { #expect(lines.count == 1, "\(what): one line expected:\n\(r.stderr)") }
+                #expect(r.stdout.isEmpty, "\(what): stdout \(r.stdout)")
+                for word in bad.expected { #expect(r.stderr.contains(word), "\(what): '\(word)' not in \(r.stderr)") }
                 let left = try FileManager.default.contentsOfDirectory(atPath: out)
-                #expect(left.isEmpty, "\(bad.name) [\(format)]: left behind \(left)")
+                #expect(left.isEmpty, "\(what): left behind \(left)")
+                let scratchLeft = try FileManager.default.contentsOfDirectory(atPath: scratch)
+                #expect(scratchLeft.isEmpty, "\(what): scratch files left behind \(scratchLeft)")
             }
         }
     }

@@ -90,6 +90,16 @@ extension EndToEnd {
             #expect(shell.stdout == "65532\nnonroot\n/home/nonroot\nbar\ndrwx------\nNAME=\"Alpine Linux\"\n", "\(shell.stdout)")
         }
 
+        /// A registry prefix (with a port) is kept as written; a name without a tag gets `:latest`.
+        @Test func registryPrefixAndDefaultTag() throws {
+            let images = try sharedImages()
+            let out = try BuiltImages.build(
+                images.fixture, config: images.fixture.config(), tag: "registry.example:5000/team/app", output: "named/app.tar", cache: "cache-a")
+            let load = try check(try daemon.docker(["load", "-i", out]), "docker load named")
+            #expect(load.stdout == "Loaded image: registry.example:5000/team/app:latest\n", "\(load.stdout)")
+            #expect(try tags().contains("registry.example:5000/team/app:latest"))
+        }
+
         @Test func multiArchLoadsHostTagPlusOnePerArch() throws {
             let images = try sharedImages()
             let load = try check(try daemon.docker(["load", "-i", images.multi]), "docker load multi")
