@@ -63,6 +63,13 @@ public struct ImageBuilder: Sendable {
 
     public func build(_ request: ImageBuildRequest) async throws -> ImageBuildResult {
         let config = engine.configuration
+        // Building on a base image needs its layers under ours; until that exists, refuse rather than write an
+        // image silently missing the base.
+        if config.contents.baseImage != nil {
+            throw engine.loaded.sourceMap.error(
+                at: ConfigPath([.key("contents"), .key("baseimage")]),
+                "building on a base image is not supported yet; remove contents.baseimage", atKey: true)
+        }
         let tag = try Reference(request.tag)
         let (keyring, keys) = try await engine.keyring()
         let clock = request.clock

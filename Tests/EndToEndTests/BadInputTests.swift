@@ -29,6 +29,18 @@ extension EndToEnd {
                 extra: "paths:\n  - path: /usr/../../x\n    type: directory\n", expected: ["/usr/../../x"]),
         ]
 
+        /// A tarball in a folder that does not exist fails at once, before any work.
+        @Test func missingOutputDirectory() throws {
+            let fixture = try sharedImages().fixture
+            let config = try fixture.write(fixture.config(), as: "bad/no-dir/apko.yaml")
+            let target = fixture.work + "/bad/no-dir/absent/image.tar"
+            let r = try CommandRunner.lamina(
+                ["image", "build", config, "bad:1", target, "--cache-dir", fixture.work + "/cache-a", "--offline"])
+            #expect(r.status == 1)
+            #expect(r.stderr == "error: \(target): no such directory: '\(fixture.work)/bad/no-dir/absent'\n")
+            #expect(!FileManager.default.fileExists(atPath: fixture.work + "/bad/no-dir/absent"))
+        }
+
         @Test(arguments: cases)
         func failsCleanly(_ bad: BadCase) throws {
             let fixture = try sharedImages().fixture
