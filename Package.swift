@@ -102,6 +102,7 @@ let package = Package(
                 "HTTPTransport", "LaminaCore", "TestSupport", .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: strict),
+        .testTarget(name: "EndToEndTests", dependencies: ["TestSupport"], swiftSettings: strict),
         .testTarget(
             name: "CommandsTests", dependencies: ["Commands", "APK", "Archive", "TestSupport"],
             swiftSettings: strict),

@@ -63,17 +63,24 @@ public struct ImageBuilder: Sendable {
 
     public func build(_ request: ImageBuildRequest) async throws -> ImageBuildResult {
         let config = engine.configuration
+        // Building on a base image needs its layers under ours; until that exists, refuse rather than write an
+        // image silently missing the base.
+        if config.contents.baseImage != nil {
+            throw engine.loaded.sourceMap.error(
+                at: ConfigPath([.key("contents"), .key("baseimage")]),
+                "building on a base image is not supported yet; remove contents.baseimage", atKey: true)
+        }
         let tag = try Reference(request.tag)
         let (keyring, keys) = try await engine.keyring()
         let clock = request.clock
         var images: [BuiltImage] = []
-        for arch in try engine.architectures().sorted() {
+        // Sorted by OCI name (amd64 < arm64 < arm/v7 …), the order apko's index lists them in.
+        for arch in try engine.architectures().sorted(by: { ($0.ociPlatform, $0.apk) < ($1.ociPlatform, $1.apk) }) {
             images.append(try await buildArchitecture(arch, tag: tag, keyring: keyring, keys: keys, clock: clock, request: request))
         }
 
         // The index over every architecture.
-        var indexAnnotations = annotations(request, clock: clock)
-        indexAnnotations = indexAnnotations.isEmpty ? [:] : indexAnnotations
+        let indexAnnotations = annotations(request, clock: clock)
         let index = OCI.Index(
             manifests: images.map {
                 Descriptor(mediaType: .ociManifest, digest: $0.manifest.descriptor.digest, size: $0.manifest.descriptor.size, platform: Platform($0.architecture))
@@ -87,7 +94,7 @@ public struct ImageBuilder: Sendable {
                         layers: [LayoutBlob(descriptor: Descriptor(mediaType: .ociLayerGzip, digest: $0.layer.digest, size: $0.layer.size), file: $0.layer.path)])
         }
         let layout = try ImageLayout.plan(
-            images: layoutImages, tag: tag, hostArchitecture: .host, indexAnnotations: nil,
+            images: layoutImages, tag: tag, hostArchitecture: .host, indexAnnotations: indexAnnotations,
             extraBlobs: images.count > 1 ? [LayoutBlob(indexBlob)] : [], includeDockerFiles: request.format == .tarball)
         switch request.format {
         case .tarball:

@@ -41,6 +41,14 @@ struct ImageBuild: AsyncParsableCommand {
         case "oci-layout", "oci": chosen = .ociLayout
         default: throw LaminaError(.usage, "unknown format '\(format!)' (tarball, oci-layout)", subject: "--format")
         }
+        // Fail before resolving and compressing anything when the tarball could not be written anyway.
+        if chosen == .tarball {
+            let parent = (output as NSString).deletingLastPathComponent
+            var parentIsDirectory: ObjCBool = false
+            if !parent.isEmpty, !FileManager.default.fileExists(atPath: parent, isDirectory: &parentIsDirectory) || !parentIsDirectory.boolValue {
+                throw LaminaError(.notFound, "no such directory: '\(parent)'", subject: output)
+            }
+        }
         var request = ImageBuildRequest(tag: tag, output: output, format: chosen, clock: clock)
         request.sbom = sbom
         request.sbomPath = sbomPath

@@ -1,0 +1,118 @@
+import Foundation
+import TestSupport
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Unpacks `image` (an OCI layout `DIR:REF`) with umoci and runs it with runc; returns stdout.
+func unpackAndRun(image: String, in dir: String, name: String) throws -> String {
+    let bundle = "\(dir)/bundle-\(name)"
+    try check(try CommandRunner.run("/usr/bin/env", ["umoci", "unpack", "--image", image, bundle]), "umoci unpack \(image)")
+    defer { MountCleanup.unmountAll(under: bundle) }
+
+    // A non-interactive process, and a fresh (empty) network namespace: no path means no sharing with the host.
+    let configURL = URL(fileURLWithPath: bundle + "/config.json")
+    var config = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: configURL)) as? [String: Any])
+    var process = try #require(config["process"] as? [String: Any])
+    process["terminal"] = false
+    config["process"] = process
+    var linux = try #require(config["linux"] as? [String: Any])
+    var namespaces = (linux["namespaces"] as? [[String: Any]]) ?? []
+    namespaces.removeAll { $0["type"] as? String == "network" }
+    namespaces.append(["type": "network"])
+    linux["namespaces"] = namespaces
+    config["linux"] = linux
+    try JSONSerialization.data(withJSONObject: config, options: [.sortedKeys]).write(to: configURL)
+
+    let state = "\(dir)/runc-state"
+    let id = "lamina-e2e-\(name)-\(getpid())"
+    defer { _ = try? CommandRunner.run("/usr/bin/env", ["runc", "--root", state, "delete", "--force", id]) }
+    let run = try check(
+        try CommandRunner.run("/usr/bin/env", ["runc", "--root", state, "run", "--bundle", bundle, id]), "runc run \(name)")
+    return run.stdout
+}
+
+extension EndToEnd {
+    @Suite(.enabled(if: have("skopeo"), "skopeo not installed (apt-get install skopeo)"))
+    struct Skopeo {
+        @Test func inspectSingleArch() throws {
+            let images = try sharedImages()
+            let r = try check(try CommandRunner.run("/usr/bin/env", ["skopeo", "inspect", "oci-archive:" + images.single]), "skopeo inspect")
+            let info = try #require(try json(r.stdout) as? [String: Any])
+            let layers = try #require(info["Layers"] as? [String])
+            #expect(layers.count == 1)
+            let manifest = try #require(try json(readMember(images.single, "manifest.json")) as? [[String: Any]])
+            #expect(layers.first.map { "blobs/sha256/" + $0.dropFirst(7) } == (manifest.first?["Layers"] as? [String])?.first)
+            #expect(info["Architecture"] as? String == "amd64")
+            #expect((info["Env"] as? [String])?.contains("FOO=bar") == true)
+
+            let config = try check(
+                try CommandRunner.run("/usr/bin/env", ["skopeo", "inspect", "--config", "oci-archive:" + images.single]), "skopeo inspect --config")
+            let image = try #require(try json(config.stdout) as? [String: Any])
+            let settings = try #require(image["config"] as? [String: Any])
+            #expect(settings["Entrypoint"] as? [String] == ["/usr/bin/hello"])
+            #expect(settings["User"] as? String == "65532")
+            #expect(settings["WorkingDir"] as? String == "/home/nonroot")
+        }
+
+        @Test func inspectMultiArchByRefName() throws {
+            let images = try sharedImages()
+            for (ref, arch) in [("2.0", "amd64"), ("2.0-amd64", "amd64"), ("2.0-arm64", "arm64")] {
+                let r = try check(
+                    try CommandRunner.run("/usr/bin/env", ["skopeo", "inspect", "oci-archive:\(images.multi):\(ref)"]), "skopeo inspect \(ref)")
+                let info = try #require(try json(r.stdout) as? [String: Any])
+                #expect(info["Architecture"] as? String == arch, "\(ref)")
+                #expect((info["Layers"] as? [String])?.count == 1)
+            }
+        }
+
+        @Test(.enabled(if: have("umoci") && have("runc") && getuid() == 0, "needs umoci, runc and root"))
+        func copyThenUnpackAndRun() throws {
+            let images = try sharedImages()
+            try TemporaryDirectory.withSync { dir in
+                let layout = dir.path + "/copied"
+                try check(
+                    try CommandRunner.run("/usr/bin/env", ["skopeo", "copy", "oci-archive:" + images.single, "oci:\(layout):hello"]),
+                    "skopeo copy")
+                #expect(FileManager.default.fileExists(atPath: layout + "/index.json"))
+                let out = try unpackAndRun(image: layout + ":hello", in: dir.path, name: "copied")
+                #expect(out == "Hello from Lamina\n")
+            }
+        }
+    }
+
+    @Suite(.enabled(if: have("umoci") && have("runc") && getuid() == 0, "needs umoci, runc (apt-get install umoci runc) and root"))
+    struct UmociRunc {
+        /// The `--format oci-layout` folder, as written.
+        @Test func layoutFolderRuns() throws {
+            let images = try sharedImages()
+            try TemporaryDirectory.withSync { dir in
+                let out = try unpackAndRun(image: images.layout + ":1.0", in: dir.path, name: "layout")
+                #expect(out == "Hello from Lamina\n")
+                // umoci applied our config: user, working directory, environment.
+                let config = try #require(
+                    try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir.path + "/bundle-layout/config.json")))
+                        as? [String: Any])
+                let process = try #require(config["process"] as? [String: Any])
+                #expect((process["user"] as? [String: Any])?["uid"] as? Int == 65532)
+                #expect(process["cwd"] as? String == "/home/nonroot")
+                #expect((process["env"] as? [String])?.contains("FOO=bar") == true)
+                #expect(process["args"] as? [String] == ["/usr/bin/hello"])
+            }
+        }
+
+        /// The tarball, extracted: it is itself a complete layout.
+        @Test func extractedTarballRuns() throws {
+            let images = try sharedImages()
+            try TemporaryDirectory.withSync { dir in
+                let layout = dir.path + "/extracted"
+                try FileManager.default.createDirectory(atPath: layout, withIntermediateDirectories: true)
+                try check(try CommandRunner.run("/bin/tar", ["-xf", images.multi, "-C", layout]), "tar -x")
+                let out = try unpackAndRun(image: layout + ":2.0", in: dir.path, name: "extracted")
+                #expect(out == "Hello from Lamina\n")
+            }
+        }
+    }
+}
