@@ -59,6 +59,8 @@ public final class DockerDaemon: Sendable {
         for dir in ["data", "exec", "config"] {
             try FileManager.default.createDirectory(atPath: root + "/" + dir, withIntermediateDirectories: true)
         }
+        // Our own (empty) daemon.json: the machine's /etc/docker/daemon.json must not change this daemon.
+        try Data("{}\n".utf8).write(to: URL(fileURLWithPath: root + "/daemon.json"))
         let socket = root + "/docker.sock"
         let process = try DaemonProcess.spawn(
             daemonPath,
@@ -66,6 +68,7 @@ public final class DockerDaemon: Sendable {
                 "--storage-driver=vfs", "--iptables=false", "--ip6tables=false", "--bridge=none", "--ip-forward=false",
                 "--ip-masq=false", "--exec-opt", "native.cgroupdriver=cgroupfs", "--data-root", root + "/data",
                 "--exec-root", root + "/exec", "-H", "unix://" + socket, "--pidfile", root + "/docker.pid",
+                "--config-file", root + "/daemon.json",
             ],
             logPath: root + "/dockerd.log")
         let daemon = DockerDaemon(root: root, socket: socket, cli: cliPath, process: process)
@@ -94,9 +97,12 @@ public final class DockerDaemon: Sendable {
 
     /// Stops the daemon by its pid (SIGTERM, SIGKILL after a timeout) and unmounts anything it left under
     /// its root. Safe to call more than once.
-    public func stop() {
-        process.stop(timeout: .seconds(20))
+    /// - Returns: true when the daemon ended on SIGTERM (a clean shutdown).
+    @discardableResult
+    public func stop() -> Bool {
+        let clean = process.stop(timeout: .seconds(20))
         MountCleanup.unmountAll(under: root)
+        return clean
     }
 }
 

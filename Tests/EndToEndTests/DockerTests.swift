@@ -13,7 +13,9 @@ struct DockerScope: SuiteTrait, TestScoping {
         let dir = try TemporaryDirectory(prefix: "lamina-dockerd")
         defer { dir.remove() }
         let daemon = try DockerDaemon.start(in: dir.path)
-        defer { daemon.stop() }
+        defer {
+            if !daemon.stop() { Issue.record("dockerd did not stop on SIGTERM within 20 s; killed:\n\(daemon.process.logTail())") }
+        }
         try await Self.$daemon.withValue(daemon) { try await function() }
     }
 }
