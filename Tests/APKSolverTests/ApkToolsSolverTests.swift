@@ -10,9 +10,6 @@ let apkToolsCases = ApkToolsCase.loadAll()
 /// apk-tools 2.14.10's 93 solver test cases, run with our resolver.
 @Suite("apk-tools solver cases")
 struct ApkToolsSolverTests {
-    /// Cases where we knowingly differ from apk-tools (with the reason).
-    static let knownDifferences: [String: String] = [:]
-
     @Test("all 93 cases are present", .enabled(if: SharedTestData.isAvailable, "needs ../shared/testdata"))
     func corpus() {
         #expect(apkToolsCases.count == 93)
@@ -31,12 +28,8 @@ struct ApkToolsSolverTests {
             // Successes, and command-line errors (invalid atoms), must match line for line.
             matches = outcome.lines == testCase.expected
         }
-        if let reason = Self.knownDifferences[testCase.name] {
-            withKnownIssue(Comment(rawValue: reason)) {
-                #expect(matches, "expected:\n\(testCase.expected.joined(separator: "\n"))\ngot:\n\(outcome.lines.joined(separator: "\n"))")
-            }
-        } else {
-            #expect(matches, "expected:\n\(testCase.expected.joined(separator: "\n"))\ngot:\n\(outcome.lines.joined(separator: "\n"))")
-        }
+        #expect(
+            matches,
+            "expected:\n\(testCase.expected.joined(separator: "\n"))\ngot:\n\(outcome.lines.joined(separator: "\n"))")
     }
 }

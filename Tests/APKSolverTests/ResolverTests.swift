@@ -165,7 +165,7 @@ struct ResolverTests {
         #expect(installed(plan) == ["libfoo1-1.0-r0", "app-1-r0", "old-1-r0"])
     }
 
-    @Test("a package whose provides sit on separate p: lines (apk-tools provides22)")
+    @Test("a package with two provides, one of them versioned (apk-tools provides22)")
     func providesOnSeparateLines() throws {
         let repository = SolverRepository(
             name: "r",
