@@ -8,6 +8,7 @@ import Testing
     static let block = 64 * 1024
     static let gzipAvailable = FileManager.default.isExecutableFile(atPath: "/bin/gzip")
     static let python = CommandRunner.which("python3")
+    static let pigz = CommandRunner.which("pigz")
     static let minirootfs = SharedTestData.path("alpinelinux+docker-alpine/x86_64/alpine-minirootfs-3.20.3-x86_64.tar.gz")
 
     enum Kind: String, CaseIterable, Sendable { case random, text }
@@ -100,6 +101,25 @@ import Testing
             let result = try CommandRunner.run(Self.python ?? "python3", ["-c", script, path, out])
             #expect(result.status == 0, "python: \(result.stderr)")
             #expect(try [UInt8](Data(contentsOf: URL(fileURLWithPath: out))) == input)
+        }
+    }
+
+    /// pigz uses the same technique (32 KiB dictionaries, byte-aligning with Z_SYNC_FLUSH or empty
+    /// fixed blocks), so for the same block size its deflate stream and trailer match ours exactly;
+    /// only the header's OS byte differs (pigz writes 3, we write 255 like `GzipWriter`).
+    @Test(.enabled(if: pigz != nil, "needs pigz"), arguments: [64, 128])
+    func sameDeflateStreamAsPigz(blockKiB: Int) throws {
+        let input = Self.data(.text, count: 3_000_007)
+        let ours = try ParallelGzipWriter.compress(input, blockSize: blockKiB * 1024, threads: 2)
+        try TemporaryDirectory.withSync { dir in
+            let path = dir.file("x")
+            try AtomicFileSink.write(input, to: path)
+            let result = try CommandRunner.run(
+                "/bin/sh", ["-c", "'\(Self.pigz ?? "pigz")' -6 -n -b \(blockKiB) -c '\(path)' > '\(path).gz'"])
+            #expect(result.status == 0, "pigz: \(result.stderr)")
+            let theirs = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path + ".gz")))
+            #expect(theirs.count == ours.count)
+            #expect(Array(theirs.dropFirst(10)) == Array(ours.dropFirst(10)))
         }
     }
 
