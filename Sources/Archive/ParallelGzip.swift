@@ -360,7 +360,8 @@ final class DeflatePool: @unchecked Sendable {
             case .failure(let code):
                 Unmanaged<WorkerContext>.fromOpaque(context).release()
                 shutdown()
-                throw LaminaError(.internal, "cannot start a gzip compression thread: \(String(cString: strerror(code.rawValue)))")
+                let reason = String(cString: strerror(code.rawValue))
+                throw LaminaError(.internal, "cannot start a gzip compression thread: \(reason)")
             }
         }
     }

@@ -9,7 +9,8 @@ import Testing
     static let gzipAvailable = FileManager.default.isExecutableFile(atPath: "/bin/gzip")
     static let python = CommandRunner.which("python3")
     static let pigz = CommandRunner.which("pigz")
-    static let minirootfs = SharedTestData.path("alpinelinux+docker-alpine/x86_64/alpine-minirootfs-3.20.3-x86_64.tar.gz")
+    static let minirootfs = SharedTestData.path(
+        "alpinelinux+docker-alpine/x86_64/alpine-minirootfs-3.20.3-x86_64.tar.gz")
 
     enum Kind: String, CaseIterable, Sendable { case random, text }
 
@@ -24,8 +25,10 @@ import Testing
         case .random:
             return (0..<count).map { _ in UInt8(truncatingIfNeeded: next()) }
         case .text:
-            let words = "alpha beta gamma delta layer image package index signature digest manifest config build root tree file mode owner group kernel shell library binary static dynamic version release branch commit"
-                .split(separator: " ").map { Array($0.utf8) }
+            let words = """
+                alpha beta gamma delta layer image package index signature digest manifest config build root tree \
+                file mode owner group kernel shell library binary static dynamic version release branch commit
+                """.split(separator: " ").map { Array($0.utf8) }
             var out = [UInt8]()
             out.reserveCapacity(count + 1024)
             while out.count < count {
@@ -176,7 +179,8 @@ import Testing
         let single = try GzipWriter.compress(tar)
         let parallel = try ParallelGzipWriter.compress(tar, threads: 2)
         #expect(try Self.decompress(parallel) == tar)
-        #expect(Double(parallel.count) < Double(single.count) * 1.02, "parallel \(parallel.count) vs single \(single.count)")
+        #expect(
+            Double(parallel.count) < Double(single.count) * 1.02, "parallel \(parallel.count) vs single \(single.count)")
     }
 
     /// Each block is primed with the previous 32 KiB of input, so matches reach across block edges.
@@ -229,7 +233,8 @@ import Testing
     }
 
     @Test func misuseAndBadArgumentsThrow() throws {
-        for (level, block, threads) in [(Int32(10), Self.block, 1), (-1, Self.block, 1), (6, 100, 1), (6, Self.block, 0)] {
+        let cases: [(Int32, Int, Int)] = [(10, Self.block, 1), (-1, Self.block, 1), (6, 100, 1), (6, Self.block, 0)]
+        for (level, block, threads) in cases {
             let error = try #require(throws: LaminaError.self) {
                 try ParallelGzipWriter(MemorySink(), level: level, blockSize: block, threads: threads)
             }
