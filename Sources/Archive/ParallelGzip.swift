@@ -28,16 +28,18 @@ import LaminaCore
 ///
 /// **Bounded memory.** At most `2 × threads` blocks are queued or being compressed; `write`
 /// blocks (writing finished blocks to the sink) until a slot is free. With the default block
-/// size and two threads that is about 1 MiB of buffers plus zlib's ~270 KiB state per thread.
+/// size and two threads that is about 1.5 MiB of buffers plus zlib's ~270 KiB state per thread,
+/// whatever the input size.
 ///
 /// The writer itself is used from one thread, like every `ByteSink`; the sink is only ever
 /// called on that thread. Worker threads start in `init` and stop in `finish()` (or when the
 /// writer is released).
 public final class ParallelGzipWriter: ByteSink {
-    /// Default block size (256 KiB): measured on this project's layer-like corpus, it is as fast as
-    /// 128 KiB and a little smaller; larger blocks gain almost nothing in ratio but cost
-    /// parallelism on small layers.
-    public static let defaultBlockSize = 256 * 1024
+    /// Default block size (128 KiB, as pigz). Measured on a 200 MiB layer-like corpus, 64 KiB–1 MiB
+    /// blocks cost the same CPU time and differ in size by under 0.02%, so the smaller block wins:
+    /// more parallelism on small layers and less memory. With 128 KiB blocks the deflate stream is
+    /// byte-for-byte the one `pigz -6 -n` writes.
+    public static let defaultBlockSize = 128 * 1024
     /// How much earlier input primes each block (deflate's window).
     static let window = 32 * 1024
 
@@ -358,7 +360,8 @@ final class DeflatePool: @unchecked Sendable {
             case .failure(let code):
                 Unmanaged<WorkerContext>.fromOpaque(context).release()
                 shutdown()
-                throw LaminaError(.internal, "cannot start a gzip compression thread: \(String(cString: strerror(code.rawValue)))")
+                let reason = String(cString: strerror(code.rawValue))
+                throw LaminaError(.internal, "cannot start a gzip compression thread: \(reason)")
             }
         }
     }

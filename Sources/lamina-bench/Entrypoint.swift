@@ -24,7 +24,9 @@ enum LaminaBench {
     }
 
     static func run(_ args: [String]) throws {
-        guard args.first == "gzip" else { throw LaminaError(.usage, "usage: lamina-bench gzip [--threads N] [--block-size BYTES] [--level L] [--single]") }
+        guard args.first == "gzip" else {
+            throw LaminaError(.usage, "usage: lamina-bench gzip [--threads N] [--block-size BYTES] [--level L] [--single]")
+        }
         var threads: Int?
         var blockSize = ParallelGzipWriter.defaultBlockSize
         var level: Int32 = 6
@@ -32,7 +34,9 @@ enum LaminaBench {
         var rest = args.dropFirst()
         while let arg = rest.popFirst() {
             func value() throws -> Int {
-                guard let text = rest.popFirst(), let number = Int(text) else { throw LaminaError(.usage, "\(arg) needs a number") }
+                guard let text = rest.popFirst(), let number = Int(text) else {
+                    throw LaminaError(.usage, "\(arg) needs a number")
+                }
                 return number
             }
             switch arg {

@@ -8,7 +8,9 @@ import Testing
     static let block = 64 * 1024
     static let gzipAvailable = FileManager.default.isExecutableFile(atPath: "/bin/gzip")
     static let python = CommandRunner.which("python3")
-    static let minirootfs = SharedTestData.path("alpinelinux+docker-alpine/x86_64/alpine-minirootfs-3.20.3-x86_64.tar.gz")
+    static let pigz = CommandRunner.which("pigz")
+    static let minirootfs = SharedTestData.path(
+        "alpinelinux+docker-alpine/x86_64/alpine-minirootfs-3.20.3-x86_64.tar.gz")
 
     enum Kind: String, CaseIterable, Sendable { case random, text }
 
@@ -23,8 +25,10 @@ import Testing
         case .random:
             return (0..<count).map { _ in UInt8(truncatingIfNeeded: next()) }
         case .text:
-            let words = "alpha beta gamma delta layer image package index signature digest manifest config build root tree file mode owner group kernel shell library binary static dynamic version release branch commit"
-                .split(separator: " ").map { Array($0.utf8) }
+            let words = """
+                alpha beta gamma delta layer image package index signature digest manifest config build root tree \
+                file mode owner group kernel shell library binary static dynamic version release branch commit
+                """.split(separator: " ").map { Array($0.utf8) }
             var out = [UInt8]()
             out.reserveCapacity(count + 1024)
             while out.count < count {
@@ -103,6 +107,25 @@ import Testing
         }
     }
 
+    /// pigz uses the same technique (32 KiB dictionaries, byte-aligning with Z_SYNC_FLUSH or empty
+    /// fixed blocks), so for the same block size its deflate stream and trailer match ours exactly;
+    /// only the header's OS byte differs (pigz writes 3, we write 255 like `GzipWriter`).
+    @Test(.enabled(if: pigz != nil, "needs pigz"), arguments: [64, 128])
+    func sameDeflateStreamAsPigz(blockKiB: Int) throws {
+        let input = Self.data(.text, count: 3_000_007)
+        let ours = try ParallelGzipWriter.compress(input, blockSize: blockKiB * 1024, threads: 2)
+        try TemporaryDirectory.withSync { dir in
+            let path = dir.file("x")
+            try AtomicFileSink.write(input, to: path)
+            let result = try CommandRunner.run(
+                "/bin/sh", ["-c", "'\(Self.pigz ?? "pigz")' -6 -n -b \(blockKiB) -c '\(path)' > '\(path).gz'"])
+            #expect(result.status == 0, "pigz: \(result.stderr)")
+            let theirs = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path + ".gz")))
+            #expect(theirs.count == ours.count)
+            #expect(Array(theirs.dropFirst(10)) == Array(ours.dropFirst(10)))
+        }
+    }
+
     @Test func bytesDoNotDependOnThreadCount() throws {
         let input = Self.data(.text, count: 23 * Self.block + 12345)
         let one = try ParallelGzipWriter.compress(input, blockSize: Self.block, threads: 1)
@@ -156,7 +179,8 @@ import Testing
         let single = try GzipWriter.compress(tar)
         let parallel = try ParallelGzipWriter.compress(tar, threads: 2)
         #expect(try Self.decompress(parallel) == tar)
-        #expect(Double(parallel.count) < Double(single.count) * 1.02, "parallel \(parallel.count) vs single \(single.count)")
+        #expect(
+            Double(parallel.count) < Double(single.count) * 1.02, "parallel \(parallel.count) vs single \(single.count)")
     }
 
     /// Each block is primed with the previous 32 KiB of input, so matches reach across block edges.
@@ -209,7 +233,8 @@ import Testing
     }
 
     @Test func misuseAndBadArgumentsThrow() throws {
-        for (level, block, threads) in [(Int32(10), Self.block, 1), (-1, Self.block, 1), (6, 100, 1), (6, Self.block, 0)] {
+        let cases: [(Int32, Int, Int)] = [(10, Self.block, 1), (-1, Self.block, 1), (6, 100, 1), (6, Self.block, 0)]
+        for (level, block, threads) in cases {
             let error = try #require(throws: LaminaError.self) {
                 try ParallelGzipWriter(MemorySink(), level: level, blockSize: block, threads: threads)
             }
