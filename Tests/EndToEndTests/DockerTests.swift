@@ -86,10 +86,25 @@ extension EndToEnd {
             let shell = try check(
                 try daemon.docker([
                     "run", "--rm", "--network=none", "--entrypoint", "/bin/sh", BuiltImages.singleTag, "-c",
-                    "id -u; id -un; pwd; echo $FOO; ls -ld /home/nonroot | cut -c1-10; cat /etc/os-release | head -1",
+                    "id -u; id -un; pwd; echo $FOO; ls -ld /home/nonroot | cut -c1-10; cat /etc/os-release | head -1; "
+                        + "stat -c '%a %u %g' /data /data/empty; readlink /usr/bin/hello-link; stat -c %h /usr/bin/hello; /bin/aaa-hello",
                 ]),
                 "docker run sh")
-            #expect(shell.stdout == "65532\nnonroot\n/home/nonroot\nbar\ndrwx------\nNAME=\"Alpine Linux\"\n", "\(shell.stdout)")
+            #expect(
+                shell.stdout == """
+                    65532
+                    nonroot
+                    /home/nonroot
+                    bar
+                    drwx------
+                    NAME="Alpine Linux"
+                    750 65532 65532
+                    600 65532 65532
+                    /usr/bin/hello
+                    2
+                    Hello from Lamina
+
+                    """, "\(shell.stdout)")
         }
 
         /// A registry prefix (with a port) is kept as written; a name without a tag gets `:latest`.

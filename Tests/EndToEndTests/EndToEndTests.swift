@@ -50,7 +50,13 @@ struct EndToEnd {
 
         // The layer itself: the hello script, the accounts, the apk database.
         let layer = try layerListing(tarball: images.single, layer: layers[0])
-        #expect(layer["usr/bin/hello"]?.mode == "-rwxr-xr-x")
+        // The hardlink /bin/aaa-hello sorts first, so it carries the bytes and usr/bin/hello links to it; both
+        // names share one mode and owner (the package's 0755 root).
+        #expect(layer["bin/aaa-hello"] == ListedEntry(mode: "-rwxr-xr-x", owner: "0/0", link: nil))
+        #expect(layer["usr/bin/hello"] == ListedEntry(mode: "hrwxr-xr-x", owner: "0/0", link: "hardlink:bin/aaa-hello"))
+        #expect(layer["usr/bin/hello-link"]?.link == "/usr/bin/hello")
+        #expect(layer["data"] == ListedEntry(mode: "drwxr-x---", owner: "65532/65532", link: nil))
+        #expect(layer["data/empty"] == ListedEntry(mode: "-rw-------", owner: "65532/65532", link: nil))
         #expect(layer["home/nonroot"]?.mode == "drwx------")
         #expect(layer["home/nonroot"]?.owner == "65532/65532")
         #expect(layer["lib/apk/db/installed"] != nil)
@@ -60,6 +66,30 @@ struct EndToEnd {
             try CommandRunner.run("/bin/sh", ["-c", "tar -xOf '\(images.single)' '\(layers[0])' | tar -xzO etc/passwd"]), "etc/passwd")
         #expect(passwd.stdout.contains("nonroot:x:65532:65532:"))
         #expect(passwd.stdout.hasPrefix("root:x:0:0:"), "the package's passwd is kept and extended")
+    }
+}
+
+extension EndToEnd {
+    /// A `permissions` change on a hard-linked file changes every name of it (one inode, one mode).
+    @Test func permissionsOnHardlinkedFileApplyToTheGroup() throws {
+        let fixture = try sharedImages().fixture
+        let paths = """
+            paths:
+              - path: /bin/aaa-hello
+                type: hardlink
+                source: /usr/bin/hello
+              - path: /usr/bin/hello
+                type: permissions
+                uid: 65532
+                permissions: 0o700
+            """
+        let out = try BuiltImages.build(
+            fixture, config: fixture.config(extra: paths), tag: "perm:1", output: "perm/image.tar", cache: "cache-a",
+            extra: ["--sbom=false"])
+        let manifest = try #require(try json(readMember(out, "manifest.json")) as? [[String: Any]])
+        let layer = try layerListing(tarball: out, layer: try #require((manifest.first?["Layers"] as? [String])?.first))
+        #expect(layer["bin/aaa-hello"] == ListedEntry(mode: "-rwx------", owner: "65532/0", link: nil))
+        #expect(layer["usr/bin/hello"] == ListedEntry(mode: "hrwx------", owner: "65532/0", link: "hardlink:bin/aaa-hello"))
     }
 }
 

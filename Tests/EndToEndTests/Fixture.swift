@@ -119,9 +119,33 @@ struct FixtureRepository: Sendable {
         return FixtureRepository(repository: repository, privateKey: privateKey, publicKey: privateKey + ".pub", work: work)
     }
 
+    /// `paths:` of the standard images: a directory and an empty file owned by nonroot, a symlink, and a hardlink
+    /// whose name sorts before its target (so the layer must write the target first).
+    static let standardPaths = """
+        paths:
+          - path: /data
+            type: directory
+            uid: 65532
+            gid: 65532
+            permissions: 0o750
+          - path: /data/empty
+            type: empty-file
+            uid: 65532
+            gid: 65532
+            permissions: 0o600
+          - path: /usr/bin/hello-link
+            type: symlink
+            source: /usr/bin/hello
+          - path: /bin/aaa-hello
+            type: hardlink
+            source: /usr/bin/hello
+        """
+
     /// An apko.yaml for `packages` from this repository, with the accounts, entrypoint and environment the
-    /// tests check; `extra` is appended verbatim.
-    func config(packages: [String] = ["hello"], archs: [String] = ["x86_64"], keyring: String? = nil, extra: String = "") -> String {
+    /// tests check; `extra` (by default ``standardPaths``) is appended verbatim.
+    func config(
+        packages: [String] = ["hello"], archs: [String] = ["x86_64"], keyring: String? = nil, extra: String = Self.standardPaths
+    ) -> String {
         """
         contents:
           repositories:
@@ -205,7 +229,8 @@ struct EndToEndScope: SuiteTrait, TestScoping {
         let dir = try TemporaryDirectory(prefix: "lamina-e2e")
         defer {
             MountCleanup.unmountAll(under: dir.path)
-            dir.remove()
+            // LAMINA_E2E_KEEP=1 keeps the fixture and images for a look after a failure.
+            if ProcessInfo.processInfo.environment["LAMINA_E2E_KEEP"] == "1" { print("kept \(dir.path)") } else { dir.remove() }
         }
         let fixture = try FixtureRepository.make(in: dir.path)
         let images = try BuiltImages.build(fixture)
