@@ -41,6 +41,22 @@ extension EndToEnd {
             #expect(!FileManager.default.fileExists(atPath: fixture.work + "/bad/no-dir/absent"))
         }
 
+        /// An SBOM folder that cannot be made fails the build before the image is written.
+        @Test func unusableSBOMPath() throws {
+            let fixture = try sharedImages().fixture
+            let config = try fixture.write(fixture.config(), as: "bad/sbom-path/apko.yaml")
+            let out = fixture.work + "/bad/sbom-path/out"
+            try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+            let blocker = try fixture.write("a file, not a folder", as: "bad/sbom-path/blocker")
+            let r = try CommandRunner.lamina(
+                ["image", "build", config, "bad:1", out + "/image.tar", "--cache-dir", fixture.work + "/cache-a", "--offline",
+                 "--sbom-path", blocker + "/sboms", "--log-level", "error"])
+            #expect(r.status == 1)
+            #expect(r.stderr.hasPrefix("error: \(blocker)/sboms: cannot create the SBOM directory"), "\(r.stderr)")
+            #expect(r.stderr.split(separator: "\n").count == 1)
+            #expect(try FileManager.default.contentsOfDirectory(atPath: out).isEmpty)
+        }
+
         @Test(arguments: cases)
         func failsCleanly(_ bad: BadCase) throws {
             let fixture = try sharedImages().fixture
