@@ -35,7 +35,8 @@ public final class DockerDaemon: Sendable {
     /// else the first on PATH.
     public static var cliPath: String? {
         if let daemon = daemonPath {
-            let sibling = ((daemon as NSString).deletingLastPathComponent as NSString).deletingLastPathComponent + "/bin/docker"
+            let sibling =
+                ((daemon as NSString).deletingLastPathComponent as NSString).deletingLastPathComponent + "/bin/docker"
             if FileManager.default.isExecutableFile(atPath: sibling) { return sibling }
         }
         return CommandRunner.which("docker")
@@ -92,7 +93,8 @@ public final class DockerDaemon: Sendable {
     @discardableResult
     public func docker(_ arguments: [String]) throws -> CommandResult {
         try CommandRunner.run(
-            cli, ["-H", "unix://" + socket] + arguments, environment: ["DOCKER_CONFIG": root + "/config", "DOCKER_CLI_HINTS": "false"])
+            cli, ["-H", "unix://" + socket] + arguments,
+            environment: ["DOCKER_CONFIG": root + "/config", "DOCKER_CLI_HINTS": "false"])
     }
 
     /// Stops the daemon by its pid (SIGTERM, SIGKILL after a timeout) and unmounts anything it left under

@@ -8,13 +8,17 @@ struct DockerScope: SuiteTrait, TestScoping {
 
     var isRecursive: Bool { false }
 
-    func provideScope(for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void) async throws {
+    func provideScope(for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void)
+        async throws
+    {
         // A short path: the socket's must stay under 108 bytes.
         let dir = try TemporaryDirectory(prefix: "lamina-dockerd")
         defer { dir.remove() }
         let daemon = try DockerDaemon.start(in: dir.path)
         defer {
-            if !daemon.stop() { Issue.record("dockerd did not stop on SIGTERM within 20 s; killed:\n\(daemon.process.logTail())") }
+            if !daemon.stop() {
+                Issue.record("dockerd did not stop on SIGTERM within 20 s; killed:\n\(daemon.process.logTail())")
+            }
         }
         try await Self.$daemon.withValue(daemon) { try await function() }
     }
@@ -36,7 +40,8 @@ extension EndToEnd {
 
         /// Every `repo:tag` the daemon knows.
         func tags() throws -> Set<String> {
-            let r = try check(try daemon.docker(["image", "ls", "--format", "{{.Repository}}:{{.Tag}}"]), "docker image ls")
+            let r = try check(
+                try daemon.docker(["image", "ls", "--format", "{{.Repository}}:{{.Tag}}"]), "docker image ls")
             return Set(r.stdout.split(separator: "\n").map(String.init))
         }
 
@@ -45,10 +50,13 @@ extension EndToEnd {
             let index = try #require(try json(readMember(layoutTar, "index.json")) as? [String: Any])
             let manifests = try #require(index["manifests"] as? [[String: Any]])
             let entry = try #require(
-                manifests.first { ($0["annotations"] as? [String: String])?["org.opencontainers.image.ref.name"] == refName },
+                manifests.first {
+                    ($0["annotations"] as? [String: String])?["org.opencontainers.image.ref.name"] == refName
+                },
                 "no index.json entry named \(refName)")
             let digest = try #require(entry["digest"] as? String)
-            let manifest = try #require(try json(readMember(layoutTar, "blobs/sha256/" + digest.dropFirst(7))) as? [String: Any])
+            let manifest = try #require(
+                try json(readMember(layoutTar, "blobs/sha256/" + digest.dropFirst(7))) as? [String: Any])
             return try #require((manifest["config"] as? [String: Any])?["digest"] as? String)
         }
 
@@ -58,7 +66,9 @@ extension EndToEnd {
             #expect(load.stdout.contains("Loaded image: \(BuiltImages.singleTag)"), "\(load.stdout)")
             let known = try tags()
             #expect(known.contains(BuiltImages.singleTag))
-            #expect(!known.contains { $0.hasPrefix(BuiltImages.singleTag + "-") }, "no -arch tag for a single-arch build: \(known)")
+            #expect(
+                !known.contains { $0.hasPrefix(BuiltImages.singleTag + "-") },
+                "no -arch tag for a single-arch build: \(known)")
 
             let image = try inspect(BuiltImages.singleTag)
             let layers = try #require((image["RootFS"] as? [String: Any])?["Layers"] as? [String])
@@ -79,7 +89,8 @@ extension EndToEnd {
         @Test func runPrintsTheGreeting() throws {
             let images = try sharedImages()
             try check(try daemon.docker(["load", "-i", images.single]), "docker load")
-            let run = try check(try daemon.docker(["run", "--rm", "--network=none", BuiltImages.singleTag]), "docker run")
+            let run = try check(
+                try daemon.docker(["run", "--rm", "--network=none", BuiltImages.singleTag]), "docker run")
             #expect(run.stdout == "Hello from Lamina\n")
 
             // The account, working directory and environment are real inside the container.
@@ -87,7 +98,8 @@ extension EndToEnd {
                 try daemon.docker([
                     "run", "--rm", "--network=none", "--entrypoint", "/bin/sh", BuiltImages.singleTag, "-c",
                     "id -u; id -un; pwd; echo $FOO; ls -ld /home/nonroot | cut -c1-10; cat /etc/os-release | head -1; "
-                        + "stat -c '%a %u %g' /data /data/empty; readlink /usr/bin/hello-link; stat -c %h /usr/bin/hello; /bin/aaa-hello",
+                        + "stat -c '%a %u %g' /data /data/empty; readlink /usr/bin/hello-link; "
+                        + "stat -c %h /usr/bin/hello; /bin/aaa-hello",
                 ]),
                 "docker run sh")
             #expect(
@@ -111,7 +123,8 @@ extension EndToEnd {
         @Test func registryPrefixAndDefaultTag() throws {
             let images = try sharedImages()
             let out = try BuiltImages.build(
-                images.fixture, config: images.fixture.config(), tag: "registry.example:5000/team/app", output: "named/app.tar", cache: "cache-a")
+                images.fixture, config: images.fixture.config(), tag: "registry.example:5000/team/app",
+                output: "named/app.tar", cache: "cache-a")
             let load = try check(try daemon.docker(["load", "-i", out]), "docker load named")
             #expect(load.stdout == "Loaded image: registry.example:5000/team/app:latest\n", "\(load.stdout)")
             #expect(try tags().contains("registry.example:5000/team/app:latest"))

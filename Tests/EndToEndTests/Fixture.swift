@@ -4,9 +4,12 @@ import Testing
 
 /// Fails the test with the command's output when it did not exit 0.
 @discardableResult
-func check(_ result: CommandResult, _ what: String, sourceLocation: SourceLocation = #_sourceLocation) throws -> CommandResult {
+func check(_ result: CommandResult, _ what: String, sourceLocation: SourceLocation = #_sourceLocation) throws
+    -> CommandResult
+{
     guard result.status == 0 else {
-        Issue.record("\(what) exited \(result.status):\n\(result.stdout)\n\(result.stderr)", sourceLocation: sourceLocation)
+        Issue.record(
+            "\(what) exited \(result.status):\n\(result.stdout)\n\(result.stderr)", sourceLocation: sourceLocation)
         throw FixtureError(message: "\(what) failed")
     }
     return result
@@ -67,7 +70,8 @@ struct FixtureRepository: Sendable {
         for generated in ["etc/apk", "lib/apk"] { try fm.removeItem(atPath: "\(base)/\(generated)") }
         func move(_ relative: String, to package: String) throws {
             let destination = "\(stage)/\(package)/\(relative)"
-            try fm.createDirectory(atPath: (destination as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try fm.createDirectory(
+                atPath: (destination as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
             try fm.moveItem(atPath: "\(base)/\(relative)", toPath: destination)
         }
         var toMove: [(String, String)] = []
@@ -81,22 +85,32 @@ struct FixtureRepository: Sendable {
                 toMove.append((relative, "busybox"))
             }
         }
-        guard toMove.count > 300 else { throw FixtureError(message: "minirootfs split found only \(toMove.count) musl/busybox files") }
+        guard toMove.count > 300 else {
+            throw FixtureError(message: "minirootfs split found only \(toMove.count) musl/busybox files")
+        }
         for (relative, package) in toMove { try move(relative, to: package) }
 
         try fm.createDirectory(atPath: stage + "/hello/usr/bin", withIntermediateDirectories: true)
-        try Data("#!/bin/sh\necho \"Hello from Lamina\"\n".utf8).write(to: URL(fileURLWithPath: stage + "/hello/usr/bin/hello"))
+        try Data("#!/bin/sh\necho \"Hello from Lamina\"\n".utf8).write(
+            to: URL(fileURLWithPath: stage + "/hello/usr/bin/hello"))
         try fm.setAttributes([.posixPermissions: 0o755], ofItemAtPath: stage + "/hello/usr/bin/hello")
         try fm.createDirectory(atPath: stage + "/clash/usr/bin", withIntermediateDirectories: true)
         try Data("#!/bin/sh\necho clash\n".utf8).write(to: URL(fileURLWithPath: stage + "/clash/usr/bin/hello"))
 
         // Packages.
-        let dependencies = ["musl": [], "busybox": ["musl"], "alpine-base": ["busybox", "musl"], "hello": ["alpine-base"], "clash": []]
-        let versions = ["musl": "1.2.5-r0", "busybox": "1.36.1-r29", "alpine-base": "3.20.3-r0", "hello": "1.0.0-r0", "clash": "1.0.0-r0"]
+        let dependencies = [
+            "musl": [], "busybox": ["musl"], "alpine-base": ["busybox", "musl"], "hello": ["alpine-base"], "clash": [],
+        ]
+        let versions = [
+            "musl": "1.2.5-r0", "busybox": "1.36.1-r29", "alpine-base": "3.20.3-r0", "hello": "1.0.0-r0",
+            "clash": "1.0.0-r0",
+        ]
         func create(_ name: String, arch: String, into dir: String) throws {
             var arguments = [
-                "package", "create", "\(stage)/\(name)", "--name", name, "--version", versions[name] ?? "1.0.0-r0", "--arch", arch,
-                "--license", "MIT", "--description", "\(name) for Lamina's end-to-end tests", "--signing-key", privateKey,
+                "package", "create", "\(stage)/\(name)", "--name", name, "--version", versions[name] ?? "1.0.0-r0",
+                "--arch", arch,
+                "--license", "MIT", "--description", "\(name) for Lamina's end-to-end tests", "--signing-key",
+                privateKey,
                 "-o", "\(dir)/\(name)-\(versions[name] ?? "1.0.0-r0").apk",
             ]
             for dependency in dependencies[name] ?? [] { arguments += ["--dep", dependency] }
@@ -107,16 +121,21 @@ struct FixtureRepository: Sendable {
             try fm.createDirectory(atPath: dir, withIntermediateDirectories: true)
             for name in baseNames { try create(name, arch: arch, into: dir) }
             for name in ["hello", "clash"] { try create(name, arch: "noarch", into: dir) }
-            let apks = try fm.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".apk") }.sorted().map { "\(dir)/\($0)" }
+            let apks = try fm.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".apk") }.sorted().map {
+                "\(dir)/\($0)"
+            }
             try check(
                 try CommandRunner.lamina(
-                    ["package", "index"] + apks + ["-o", "\(dir)/APKINDEX.tar.gz", "--signing-key", privateKey, "--arch", arch],
+                    ["package", "index"] + apks + [
+                        "-o", "\(dir)/APKINDEX.tar.gz", "--signing-key", privateKey, "--arch", arch,
+                    ],
                     environment: env),
                 "lamina package index (\(arch))")
         }
         try? fm.removeItem(atPath: rootfs)
         try? fm.removeItem(atPath: stage)
-        return FixtureRepository(repository: repository, privateKey: privateKey, publicKey: privateKey + ".pub", work: work)
+        return FixtureRepository(
+            repository: repository, privateKey: privateKey, publicKey: privateKey + ".pub", work: work)
     }
 
     /// `paths:` of the standard images: a directory and an empty file owned by nonroot, a symlink, and a hardlink
@@ -144,7 +163,8 @@ struct FixtureRepository: Sendable {
     /// An apko.yaml for `packages` from this repository, with the accounts, entrypoint and environment the
     /// tests check; `extra` (by default ``standardPaths``) is appended verbatim.
     func config(
-        packages: [String] = ["hello"], archs: [String] = ["x86_64"], keyring: String? = nil, extra: String = Self.standardPaths
+        packages: [String] = ["hello"], archs: [String] = ["x86_64"], keyring: String? = nil,
+        extra: String = Self.standardPaths
     ) -> String {
         """
         contents:
@@ -177,7 +197,8 @@ struct FixtureRepository: Sendable {
     /// Writes `text` as `<work>/<name>` and returns its path.
     func write(_ text: String, as name: String) throws -> String {
         let path = "\(work)/\(name)"
-        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         try Data(text.utf8).write(to: URL(fileURLWithPath: path))
         return path
     }
@@ -196,11 +217,14 @@ struct BuiltImages: Sendable {
     let layout: String
 
     static func build(_ fixture: FixtureRepository) throws -> BuiltImages {
-        let single = try build(fixture, config: fixture.config(), tag: singleTag, output: "single/hello.tar", cache: "cache-a")
+        let single = try build(
+            fixture, config: fixture.config(), tag: singleTag, output: "single/hello.tar", cache: "cache-a")
         let multi = try build(
-            fixture, config: fixture.config(archs: ["x86_64", "aarch64"]), tag: multiTag, output: "multi/multi.tar", cache: "cache-a")
+            fixture, config: fixture.config(archs: ["x86_64", "aarch64"]), tag: multiTag, output: "multi/multi.tar",
+            cache: "cache-a")
         let layout = try build(
-            fixture, config: fixture.config(), tag: singleTag, output: "layout/oci", cache: "cache-a", extra: ["--format", "oci-layout"])
+            fixture, config: fixture.config(), tag: singleTag, output: "layout/oci", cache: "cache-a",
+            extra: ["--format", "oci-layout"])
         return BuiltImages(fixture: fixture, single: single, multi: multi, layout: layout)
     }
 
@@ -212,7 +236,8 @@ struct BuiltImages: Sendable {
         let out = "\(fixture.work)/\(output)"
         try check(
             try CommandRunner.lamina(
-                ["image", "build", configPath, tag, out, "--cache-dir", "\(fixture.work)/\(cache)", "--offline"] + extra,
+                ["image", "build", configPath, tag, out, "--cache-dir", "\(fixture.work)/\(cache)", "--offline"]
+                    + extra,
                 environment: ["SOURCE_DATE_EPOCH": fixtureEpoch]),
             "lamina image build \(output)")
         return out
@@ -225,12 +250,18 @@ struct EndToEndScope: SuiteTrait, TestScoping {
 
     var isRecursive: Bool { false }
 
-    func provideScope(for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void) async throws {
+    func provideScope(for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void)
+        async throws
+    {
         let dir = try TemporaryDirectory(prefix: "lamina-e2e")
         defer {
             MountCleanup.unmountAll(under: dir.path)
             // LAMINA_E2E_KEEP=1 keeps the fixture and images for a look after a failure.
-            if ProcessInfo.processInfo.environment["LAMINA_E2E_KEEP"] == "1" { print("kept \(dir.path)") } else { dir.remove() }
+            if ProcessInfo.processInfo.environment["LAMINA_E2E_KEEP"] == "1" {
+                print("kept \(dir.path)")
+            } else {
+                dir.remove()
+            }
         }
         let fixture = try FixtureRepository.make(in: dir.path)
         let images = try BuiltImages.build(fixture)
