@@ -84,6 +84,14 @@ extension EndToEnd {
             #expect(env.contains("FOO=bar"))
             #expect(env.contains("PATH=/usr/local/sbin:/usr/local/bin:/usr/bin:/usr/sbin:/sbin:/bin"))
             #expect(image["Created"] as? String == "2023-11-14T22:13:20Z")
+            #expect(config["Cmd"] as? [String] == ["--greeting", "two words"])
+            #expect(config["StopSignal"] as? String == "SIGQUIT")
+            #expect((config["Volumes"] as? [String: Any]).map { Array($0.keys) } == ["/data"])
+            #expect(
+                config["Labels"] as? [String: String] == [
+                    "org.opencontainers.image.title": "Lamina e2e",
+                    "org.opencontainers.image.created": "2023-11-14T22:13:20Z",
+                ])
         }
 
         @Test func runPrintsTheGreeting() throws {

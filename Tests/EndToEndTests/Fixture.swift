@@ -138,9 +138,16 @@ struct FixtureRepository: Sendable {
             repository: repository, privateKey: privateKey, publicKey: privateKey + ".pub", work: work)
     }
 
-    /// `paths:` of the standard images: a directory and an empty file owned by nonroot, a symlink, and a hardlink
-    /// whose name sorts before its target (so the layer must write the target first).
-    static let standardPaths = """
+    /// More settings of the standard images: `cmd` (shell-split), `stop-signal`, `volumes`, `annotations`, and
+    /// `paths:` with a directory and an empty file owned by nonroot, a symlink, and a hardlink whose name sorts
+    /// before its target (so the layer must write the bytes under the link's name).
+    static let standardExtras = """
+        cmd: --greeting "two words"
+        stop-signal: SIGQUIT
+        volumes:
+          - /data
+        annotations:
+          org.opencontainers.image.title: Lamina e2e
         paths:
           - path: /data
             type: directory
@@ -161,10 +168,10 @@ struct FixtureRepository: Sendable {
         """
 
     /// An apko.yaml for `packages` from this repository, with the accounts, entrypoint and environment the
-    /// tests check; `extra` (by default ``standardPaths``) is appended verbatim.
+    /// tests check; `extra` (by default ``standardExtras``) is appended verbatim.
     func config(
         packages: [String] = ["hello"], archs: [String] = ["x86_64"], keyring: String? = nil,
-        extra: String = Self.standardPaths
+        extra: String = Self.standardExtras
     ) -> String {
         """
         contents:
@@ -292,7 +299,7 @@ func sha256(of path: String) throws -> String {
 }
 
 /// Parses JSON text.
-func json(_ text: String, sourceLocation: SourceLocation = #_sourceLocation) throws -> Any {
+func json(_ text: String) throws -> Any {
     try JSONSerialization.jsonObject(with: Data(text.utf8))
 }
 

@@ -113,7 +113,7 @@ extension EndToEnd {
                 #expect((process["user"] as? [String: Any])?["uid"] as? Int == 65532)
                 #expect(process["cwd"] as? String == "/home/nonroot")
                 #expect((process["env"] as? [String])?.contains("FOO=bar") == true)
-                #expect(process["args"] as? [String] == ["/usr/bin/hello"])
+                #expect(process["args"] as? [String] == ["/usr/bin/hello", "--greeting", "two words"])
             }
         }
 
