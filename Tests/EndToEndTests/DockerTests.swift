@@ -143,10 +143,10 @@ extension EndToEnd {
             let load = try check(try daemon.docker(["load", "-i", images.multi]), "docker load multi")
             let base = BuiltImages.multiTag
             let known = try tags()
-            for tag in [base, base + "-amd64", base + "-arm64"] {
+            for tag in [base, base + "-amd64", base + "-arm64", base + "-arm_v7"] {
                 #expect(known.contains(tag), "\(tag) missing after load: \(load.stdout)")
             }
-            #expect(known.filter { $0.hasPrefix("lamina-e2e/multi:") }.count == 3, "\(known)")
+            #expect(known.filter { $0.hasPrefix("lamina-e2e/multi:") }.count == 4, "\(known)")
             let host = try inspect(base)
             let amd64 = try inspect(base + "-amd64")
             let arm64 = try inspect(base + "-arm64")
@@ -155,6 +155,9 @@ extension EndToEnd {
             #expect(arm64["Architecture"] as? String == "arm64")
             #expect(arm64["Id"] as? String != amd64["Id"] as? String)
             #expect(arm64["Id"] as? String == (try configDigest(layoutTar: images.multi, refName: "2.0-arm64")))
+            let armv7 = try inspect(base + "-arm_v7")
+            #expect(armv7["Architecture"] as? String == "arm")
+            #expect(armv7["Variant"] as? String == "v7")
             let run = try check(try daemon.docker(["run", "--rm", "--network=none", base]), "docker run multi")
             #expect(run.stdout == "Hello from Lamina\n")
         }

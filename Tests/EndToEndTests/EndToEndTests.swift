@@ -22,7 +22,7 @@ struct EndToEnd {
         #expect(sbomA == sbomB)
 
         let multiAgain = try BuiltImages.build(
-            fixture, config: fixture.config(archs: ["x86_64", "aarch64"]), tag: BuiltImages.multiTag,
+            fixture, config: fixture.config(archs: BuiltImages.multiArchs), tag: BuiltImages.multiTag,
             output: "repro/m/y.tar", cache: "cache-c")
         #expect(try sha256(of: multiAgain) == sha256(of: images.multi))
 

@@ -30,21 +30,21 @@ let fixtureEpoch = "1700000000"
 ///
 /// - `musl` (the dynamic loader and libc), `busybox` (the binary and its 300 applet links, depends on musl),
 ///   `alpine-base` (everything else of the minirootfs except `/etc/apk` and `/lib/apk`, which the image builder
-///   generates; depends on busybox and musl): for x86_64, and the same bytes labelled aarch64 so multi-arch
-///   builds have something to resolve (those aarch64 images are only loaded and inspected, never run);
+///   generates; depends on busybox and musl): for x86_64, and the same bytes labelled aarch64 and armv7 so
+///   multi-arch builds have something to resolve (those images are only loaded and inspected, never run);
 /// - `hello` (noarch): `/usr/bin/hello`, a shell script printing "Hello from Lamina", depends on alpine-base;
 /// - `clash` (noarch): another `/usr/bin/hello`, to provoke a file conflict.
 ///
 /// Every package and both `APKINDEX.tar.gz` are signed by a key from `lamina keygen`.
 struct FixtureRepository: Sendable {
-    /// Folder holding `x86_64/` and `aarch64/`.
+    /// Folder holding `x86_64/`, `aarch64/` and `armv7/`.
     let repository: String
     let privateKey: String
     let publicKey: String
     /// Scratch space for the tests' own files (configs, outputs).
     let work: String
 
-    static let architectures = ["x86_64", "aarch64"]
+    static let architectures = ["x86_64", "aarch64", "armv7"]
     static let baseNames = ["musl", "busybox", "alpine-base"]
 
     static func make(in root: String) throws -> FixtureRepository {
@@ -217,9 +217,10 @@ struct BuiltImages: Sendable {
     /// Single-arch (x86_64) tarball tagged `lamina-e2e/hello:1.0`.
     let single: String
     static let singleTag = "lamina-e2e/hello:1.0"
-    /// x86_64 + aarch64 tarball tagged `lamina-e2e/multi:2.0`.
+    /// x86_64 + aarch64 + armv7 tarball tagged `lamina-e2e/multi:2.0`.
     let multi: String
     static let multiTag = "lamina-e2e/multi:2.0"
+    static let multiArchs = ["x86_64", "aarch64", "armv7"]
     /// The single-arch image as a plain OCI layout folder.
     let layout: String
 
@@ -227,7 +228,7 @@ struct BuiltImages: Sendable {
         let single = try build(
             fixture, config: fixture.config(), tag: singleTag, output: "single/hello.tar", cache: "cache-a")
         let multi = try build(
-            fixture, config: fixture.config(archs: ["x86_64", "aarch64"]), tag: multiTag, output: "multi/multi.tar",
+            fixture, config: fixture.config(archs: multiArchs), tag: multiTag, output: "multi/multi.tar",
             cache: "cache-a")
         let layout = try build(
             fixture, config: fixture.config(), tag: singleTag, output: "layout/oci", cache: "cache-a",

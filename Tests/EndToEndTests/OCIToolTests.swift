@@ -67,12 +67,23 @@ extension EndToEnd {
 
         @Test func inspectMultiArchByRefName() throws {
             let images = try sharedImages()
-            for (ref, arch) in [("2.0", "amd64"), ("2.0-amd64", "amd64"), ("2.0-arm64", "arm64")] {
+            for (ref, arch, variant) in [
+                ("2.0", "amd64", nil), ("2.0-amd64", "amd64", nil), ("2.0-arm64", "arm64", nil),
+                ("2.0-arm_v7", "arm", "v7"),
+            ] {
                 let r = try check(
                     try CommandRunner.run("/usr/bin/env", ["skopeo", "inspect", "oci-archive:\(images.multi):\(ref)"]),
                     "skopeo inspect \(ref)")
                 let info = try #require(try json(r.stdout) as? [String: Any])
                 #expect(info["Architecture"] as? String == arch, "\(ref)")
+                // skopeo 1.9 leaves Variant out of its summary: read the config.
+                let config = try check(
+                    try CommandRunner.run(
+                        "/usr/bin/env", ["skopeo", "inspect", "--config", "oci-archive:\(images.multi):\(ref)"]),
+                    "skopeo inspect --config \(ref)")
+                let image = try #require(try json(config.stdout) as? [String: Any])
+                #expect(image["architecture"] as? String == arch, "\(ref)")
+                #expect(image["variant"] as? String == variant, "\(ref)")
                 #expect((info["Layers"] as? [String])?.count == 1)
             }
         }

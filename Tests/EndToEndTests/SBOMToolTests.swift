@@ -42,7 +42,7 @@ extension EndToEnd {
             let multiDir = (images.multi as NSString).deletingLastPathComponent
             for file in [
                 singleDir + "/sbom-x86_64.spdx.json", multiDir + "/sbom-x86_64.spdx.json",
-                multiDir + "/sbom-aarch64.spdx.json",
+                multiDir + "/sbom-aarch64.spdx.json", multiDir + "/sbom-armv7.spdx.json",
                 multiDir + "/sbom-index.spdx.json",
             ] {
                 let r = try CommandRunner.run(tool, ["-i", file])
