@@ -53,6 +53,13 @@ public final class DockerDaemon: Sendable {
         return ""
     }
 
+    /// The test's environment with /usr/sbin and /sbin on PATH (dockerd looks up runc and containerd there).
+    static var daemonEnvironment: [String: String] {
+        var environment = ProcessInfo.processInfo.environment
+        environment["PATH"] = (environment["PATH"] ?? "/usr/bin:/bin") + ":/usr/sbin:/sbin:/usr/bin:/bin"
+        return environment
+    }
+
     /// Starts a daemon under `root` and waits until it answers `docker version`.
     /// - Throws: when it cannot start or does not answer within `timeout` (the daemon is stopped then).
     public static func start(in root: String, timeout: Duration = .seconds(60)) throws -> DockerDaemon {
@@ -71,7 +78,7 @@ public final class DockerDaemon: Sendable {
                 "--exec-root", root + "/exec", "-H", "unix://" + socket, "--pidfile", root + "/docker.pid",
                 "--config-file", root + "/daemon.json",
             ],
-            logPath: root + "/dockerd.log")
+            logPath: root + "/dockerd.log", environment: daemonEnvironment)
         let daemon = DockerDaemon(root: root, socket: socket, cli: cliPath, process: process)
         let deadline = ContinuousClock.now + timeout
         while true {

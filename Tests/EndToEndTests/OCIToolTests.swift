@@ -6,11 +6,16 @@ import Testing
     import Glibc
 #endif
 
+/// Runs an installed tool found on PATH or in /usr/sbin, /sbin (runc lives in /usr/sbin).
+func runTool(_ name: String, _ arguments: [String]) throws -> CommandResult {
+    try CommandRunner.run(CommandRunner.which(name) ?? name, arguments)
+}
+
 /// Unpacks `image` (an OCI layout `DIR:REF`) with umoci and runs it with runc; returns stdout.
 func unpackAndRun(image: String, in dir: String, name: String) throws -> String {
     let bundle = "\(dir)/bundle-\(name)"
     try check(
-        try CommandRunner.run("/usr/bin/env", ["umoci", "unpack", "--image", image, bundle]), "umoci unpack \(image)")
+        try runTool("umoci", ["unpack", "--image", image, bundle]), "umoci unpack \(image)")
     defer { MountCleanup.unmountAll(under: bundle) }
 
     // A non-interactive process, and a fresh (empty) network namespace: no path means no sharing with the host.
@@ -29,9 +34,9 @@ func unpackAndRun(image: String, in dir: String, name: String) throws -> String 
 
     let state = "\(dir)/runc-state"
     let id = "lamina-e2e-\(name)-\(getpid())"
-    defer { _ = try? CommandRunner.run("/usr/bin/env", ["runc", "--root", state, "delete", "--force", id]) }
+    defer { _ = try? runTool("runc", ["--root", state, "delete", "--force", id]) }
     let run = try check(
-        try CommandRunner.run("/usr/bin/env", ["runc", "--root", state, "run", "--bundle", bundle, id]),
+        try runTool("runc", ["--root", state, "run", "--bundle", bundle, id]),
         "runc run \(name)")
     return run.stdout
 }
@@ -42,7 +47,7 @@ extension EndToEnd {
         @Test func inspectSingleArch() throws {
             let images = try sharedImages()
             let r = try check(
-                try CommandRunner.run("/usr/bin/env", ["skopeo", "inspect", "oci-archive:" + images.single]),
+                try runTool("skopeo", ["inspect", "oci-archive:" + images.single]),
                 "skopeo inspect")
             let info = try #require(try json(r.stdout) as? [String: Any])
             let layers = try #require(info["Layers"] as? [String])
@@ -55,8 +60,7 @@ extension EndToEnd {
             #expect((info["Env"] as? [String])?.contains("FOO=bar") == true)
 
             let config = try check(
-                try CommandRunner.run(
-                    "/usr/bin/env", ["skopeo", "inspect", "--config", "oci-archive:" + images.single]),
+                try runTool("skopeo", ["inspect", "--config", "oci-archive:" + images.single]),
                 "skopeo inspect --config")
             let image = try #require(try json(config.stdout) as? [String: Any])
             let settings = try #require(image["config"] as? [String: Any])
@@ -72,14 +76,13 @@ extension EndToEnd {
                 ("2.0-arm_v7", "arm", "v7"),
             ] {
                 let r = try check(
-                    try CommandRunner.run("/usr/bin/env", ["skopeo", "inspect", "oci-archive:\(images.multi):\(ref)"]),
+                    try runTool("skopeo", ["inspect", "oci-archive:\(images.multi):\(ref)"]),
                     "skopeo inspect \(ref)")
                 let info = try #require(try json(r.stdout) as? [String: Any])
                 #expect(info["Architecture"] as? String == arch, "\(ref)")
                 // skopeo 1.9 leaves Variant out of its summary: read the config.
                 let config = try check(
-                    try CommandRunner.run(
-                        "/usr/bin/env", ["skopeo", "inspect", "--config", "oci-archive:\(images.multi):\(ref)"]),
+                    try runTool("skopeo", ["inspect", "--config", "oci-archive:\(images.multi):\(ref)"]),
                     "skopeo inspect --config \(ref)")
                 let image = try #require(try json(config.stdout) as? [String: Any])
                 #expect(image["architecture"] as? String == arch, "\(ref)")
@@ -94,8 +97,7 @@ extension EndToEnd {
             try TemporaryDirectory.withSync { dir in
                 let layout = dir.path + "/copied"
                 try check(
-                    try CommandRunner.run(
-                        "/usr/bin/env", ["skopeo", "copy", "oci-archive:" + images.single, "oci:\(layout):hello"]),
+                    try runTool("skopeo", ["copy", "oci-archive:" + images.single, "oci:\(layout):hello"]),
                     "skopeo copy")
                 #expect(FileManager.default.fileExists(atPath: layout + "/index.json"))
                 let out = try unpackAndRun(image: layout + ":hello", in: dir.path, name: "copied")
