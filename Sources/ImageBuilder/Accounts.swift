@@ -96,10 +96,16 @@ enum PathsWriter {
                     try tree.insert(path, .file([], mode: mode == 0 ? 0o644 : mode, uid: owner?.0 ?? 0, gid: owner?.1 ?? 0))
                 case .hardlink:
                     let target = String(mutation.source.drop { $0 == "/" })
-                    guard tree[target]?.kind == .regular else {
+                    guard let source = tree[target], source.kind == .regular else {
                         throw LaminaError(.invalidInput, "hardlink source '\(mutation.source)' is not a regular file in the image")
                     }
-                    try tree.insert(path, FileNode(kind: .hardLink, mode: mode == 0 ? 0o644 : mode, linkTarget: try tree.resolveParents(target)))
+                    // A hard link is another name for the same inode: it has its target's mode and owner, and the
+                    // permissions or owner asked for apply to every name (as chmod/chown of a link do).
+                    let link = FileNode(
+                        kind: .hardLink, mode: mode == 0 ? source.mode : mode, uid: owner?.0 ?? source.uid, gid: owner?.1 ?? source.gid,
+                        linkTarget: try tree.resolveParents(target))
+                    try tree.insert(path, link)
+                    try unifyHardlinkGroup(of: path, tree: &tree)
                 case .symlink:
                     try tree.insert(path, .symlink(to: mutation.source))
                 case .permissions:
@@ -111,6 +117,7 @@ enum PathsWriter {
                             node.mode = mode
                             if let owner { node.uid = owner.0; node.gid = owner.1 }
                         }
+                        try unifyHardlinkGroup(of: path, tree: &tree)
                     }
                 }
             } catch let error as LaminaError {
@@ -119,12 +126,46 @@ enum PathsWriter {
         }
     }
 
+    /// Gives every name of the hard-link group that `path` belongs to the mode and owner `path` now has: a tar
+    /// stores them on whichever name comes first, so they must agree.
+    static func unifyHardlinkGroup(of path: String, tree: inout FileTree) throws {
+        let real = try tree.resolveParents(try SafePath.normalize(path))
+        for members in hardlinkGroups(tree).values where members.contains(real) {
+            try unify(members, from: real, tree: &tree)
+        }
+    }
+
+    /// Hard-link groups: target path → the target and every link to it.
+    static func hardlinkGroups(_ tree: FileTree) -> [String: [String]] {
+        var groups: [String: [String]] = [:]
+        for path in tree.sortedPaths {
+            if let node = tree[path], node.kind == .hardLink { groups[node.linkTarget, default: [node.linkTarget]].append(path) }
+        }
+        return groups
+    }
+
+    static func unify(_ members: [String], from source: String, tree: inout FileTree) throws {
+        guard let node = tree[source] else { return }
+        for member in members where member != source {
+            try tree.update(member) { other in
+                other.mode = node.mode
+                other.uid = node.uid
+                other.gid = node.gid
+            }
+        }
+    }
+
     static func chmodRecursive(_ path: String, mode: UInt32, owner: (Int, Int)?, tree: inout FileTree) throws {
-        for p in [path] + tree.paths(under: path) {
+        let touched = [path] + tree.paths(under: path)
+        for p in touched {
             try tree.update(p) { node in
                 if node.kind != .symbolicLink, mode != 0 { node.mode = mode }
                 if let owner { node.uid = owner.0; node.gid = owner.1 }
             }
+        }
+        let touchedSet = Set(touched)
+        for members in hardlinkGroups(tree).values {
+            if let changed = members.first(where: touchedSet.contains) { try unify(members, from: changed, tree: &tree) }
         }
     }
 }

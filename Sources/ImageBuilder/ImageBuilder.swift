@@ -88,6 +88,17 @@ public struct ImageBuilder: Sendable {
             annotations: indexAnnotations.isEmpty ? nil : indexAnnotations)
         let indexBlob = try Blob(index: index)
 
+        // The SBOM folder first: a failure to make it must not leave an output behind.
+        let sbomDirectory = request.sbomPath
+            ?? ((request.output as NSString).deletingLastPathComponent.isEmpty ? "." : (request.output as NSString).deletingLastPathComponent)
+        if request.sbom {
+            do {
+                try FileManager.default.createDirectory(atPath: sbomDirectory, withIntermediateDirectories: true)
+            } catch {
+                throw LaminaError(.io, "cannot create the SBOM directory: \(error.localizedDescription)", subject: sbomDirectory, cause: error)
+            }
+        }
+
         // Output.
         let layoutImages = images.map {
             LayoutImage(architecture: $0.architecture, manifest: $0.manifest, config: $0.config,
@@ -109,8 +120,7 @@ public struct ImageBuilder: Sendable {
         // SBOMs beside the output.
         var sbomFiles: [String] = []
         if request.sbom {
-            let dir = request.sbomPath ?? ((request.output as NSString).deletingLastPathComponent.isEmpty ? "." : (request.output as NSString).deletingLastPathComponent)
-            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            let dir = sbomDirectory
             for image in images {
                 guard let bytes = image.sbom else { continue }
                 let path = dir + "/sbom-\(image.architecture.apk).spdx.json"

@@ -35,7 +35,7 @@ public final class DaemonProcess: Sendable {
     public static func spawn(
         _ executable: String, _ arguments: [String], logPath: String, environment: [String: String]? = nil
     ) throws -> DaemonProcess {
-        FileManager.default.createFile(atPath: logPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }

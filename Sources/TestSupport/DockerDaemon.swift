@@ -35,7 +35,8 @@ public final class DockerDaemon: Sendable {
     /// else the first on PATH.
     public static var cliPath: String? {
         if let daemon = daemonPath {
-            let sibling = ((daemon as NSString).deletingLastPathComponent as NSString).deletingLastPathComponent + "/bin/docker"
+            let sibling =
+                ((daemon as NSString).deletingLastPathComponent as NSString).deletingLastPathComponent + "/bin/docker"
             if FileManager.default.isExecutableFile(atPath: sibling) { return sibling }
         }
         return CommandRunner.which("docker")
@@ -50,6 +51,13 @@ public final class DockerDaemon: Sendable {
         if cliPath == nil { return "docker CLI not installed" }
         if getuid() != 0 { return "dockerd needs root" }
         return ""
+    }
+
+    /// The test's environment with /usr/sbin and /sbin on PATH (dockerd looks up runc and containerd there).
+    static var daemonEnvironment: [String: String] {
+        var environment = ProcessInfo.processInfo.environment
+        environment["PATH"] = (environment["PATH"] ?? "/usr/bin:/bin") + ":/usr/sbin:/sbin:/usr/bin:/bin"
+        return environment
     }
 
     /// Starts a daemon under `root` and waits until it answers `docker version`.
@@ -70,7 +78,7 @@ public final class DockerDaemon: Sendable {
                 "--exec-root", root + "/exec", "-H", "unix://" + socket, "--pidfile", root + "/docker.pid",
                 "--config-file", root + "/daemon.json",
             ],
-            logPath: root + "/dockerd.log")
+            logPath: root + "/dockerd.log", environment: daemonEnvironment)
         let daemon = DockerDaemon(root: root, socket: socket, cli: cliPath, process: process)
         let deadline = ContinuousClock.now + timeout
         while true {
@@ -92,7 +100,8 @@ public final class DockerDaemon: Sendable {
     @discardableResult
     public func docker(_ arguments: [String]) throws -> CommandResult {
         try CommandRunner.run(
-            cli, ["-H", "unix://" + socket] + arguments, environment: ["DOCKER_CONFIG": root + "/config", "DOCKER_CLI_HINTS": "false"])
+            cli, ["-H", "unix://" + socket] + arguments,
+            environment: ["DOCKER_CONFIG": root + "/config", "DOCKER_CLI_HINTS": "false"])
     }
 
     /// Stops the daemon by its pid (SIGTERM, SIGKILL after a timeout) and unmounts anything it left under

@@ -79,7 +79,8 @@ let goldenCases: [GoldenCase] = [
         config: "testdata/apko.yaml", directory: apkoCLI, golden: apkoCLI + "/testdata/golden",
         repositories: [apkoCLI + "/testdata/packages"],
         annotations: ["org.opencontainers.image.title:Title", "org.opencontainers.image.vendor:Vendor"],
-        apkoOnly: GoldenCase.commonApkoOnly.union(["usr/lib", "etc/apko.json"]), oursOnly: GoldenCase.commonOursOnly.union(["lib/apk"])),
+        apkoOnly: GoldenCase.commonApkoOnly.union(["usr/lib", "etc/apko.json"]),
+        oursOnly: GoldenCase.commonOursOnly.union(["lib/apk"])),
     // Made by an older apko: database already in lib/apk/db, no /opt or /usr, PATH with /usr/sbin before /usr/bin,
     // no created label.
     GoldenCase(
@@ -90,7 +91,10 @@ let goldenCases: [GoldenCase] = [
 ]
 
 extension EndToEnd {
-    @Suite(.enabled(if: FileManager.default.fileExists(atPath: apkoCLI + "/testdata/golden/index.json"), "needs apko's golden layouts"))
+    @Suite(
+        .enabled(
+            if: FileManager.default.fileExists(atPath: apkoCLI + "/testdata/golden/index.json"),
+            "needs apko's golden layouts"))
     struct ApkoGolden {
         /// path → every owner (`uid/gid`) the packages of `repositories` record for it.
         func packageOwners(_ repositories: [String], arch: String) throws -> [String: Set<String>] {
@@ -98,7 +102,8 @@ extension EndToEnd {
             for repository in repositories {
                 let dir = "\(repository)/\(arch)"
                 for file in try FileManager.default.contentsOfDirectory(atPath: dir) where file.hasSuffix(".apk") {
-                    for (path, entry) in try layerListing(tarball: "\(dir)/\(file)", layer: nil) where !path.hasPrefix(".") {
+                    for (path, entry) in try layerListing(tarball: "\(dir)/\(file)", layer: nil)
+                    where !path.hasPrefix(".") {
                         out[path, default: []].insert(entry.owner)
                     }
                 }
@@ -113,8 +118,11 @@ extension EndToEnd {
                 let out = dir.path + "/layout"
                 try check(
                     try CommandRunner.lamina(
-                        ["image", "build", golden.config, "golden:latest", out, "--format", "oci-layout", "--cache-dir", dir.path + "/cache",
-                         "--offline", "--sbom-path", dir.path + "/sboms"] + golden.annotations.flatMap { ["--annotations", $0] },
+                        [
+                            "image", "build", golden.config, "golden:latest", out, "--format", "oci-layout",
+                            "--cache-dir", dir.path + "/cache",
+                            "--offline", "--sbom-path", dir.path + "/sboms",
+                        ] + golden.annotations.flatMap { ["--annotations", $0] },
                         environment: ["SOURCE_DATE_EPOCH": "0"], directory: golden.directory),
                     "lamina image build \(golden.config)")
                 try compare(golden, ours: out, sboms: dir.path + "/sboms")
@@ -126,12 +134,17 @@ extension EndToEnd {
         @Test func imageOnTopIsRefused() throws {
             try TemporaryDirectory.withSync { dir in
                 let r = try CommandRunner.lamina(
-                    ["image", "build", "testdata/image_on_top.apko.yaml", "top:1", dir.path + "/out.tar", "--cache-dir", dir.path + "/cache",
-                     "--offline", "--log-level", "error"],
+                    [
+                        "image", "build", "testdata/image_on_top.apko.yaml", "top:1", dir.path + "/out.tar",
+                        "--cache-dir", dir.path + "/cache",
+                        "--offline", "--log-level", "error",
+                    ],
                     directory: apkoCLI)
                 #expect(r.status == 1)
-                #expect(r.stderr.hasPrefix("error: ") && r.stderr.contains("contents.baseimage") && r.stderr.split(separator: "\n").count == 1,
-                        "\(r.stderr)")
+                #expect(
+                    r.stderr.hasPrefix("error: ") && r.stderr.contains("contents.baseimage")
+                        && r.stderr.split(separator: "\n").count == 1,
+                    "\(r.stderr)")
                 #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0 != "cache" }.isEmpty)
             }
         }
@@ -142,7 +155,11 @@ extension EndToEnd {
                 let index = try #require(try json(file: root + "/index.json") as? [String: Any])
                 var seen: [String] = []
                 for entry in (index["manifests"] as? [[String: Any]]) ?? [] {
-                    if let arch = (entry["platform"] as? [String: Any])?["architecture"] as? String, !seen.contains(arch) { seen.append(arch) }
+                    if let arch = (entry["platform"] as? [String: Any])?["architecture"] as? String,
+                        !seen.contains(arch)
+                    {
+                        seen.append(arch)
+                    }
                 }
                 return seen
             }
@@ -150,7 +167,9 @@ extension EndToEnd {
             if golden.compareEnvironmentAndLabels {
                 let a = try #require(try json(file: ours + "/index.json") as? [String: Any])
                 let b = try #require(try json(file: golden.golden + "/index.json") as? [String: Any])
-                #expect(a["annotations"] as? [String: String] == b["annotations"] as? [String: String], "index.json annotations")
+                #expect(
+                    a["annotations"] as? [String: String] == b["annotations"] as? [String: String],
+                    "index.json annotations")
             }
 
             let mine = try LayoutReader(root: ours).images()
@@ -172,8 +191,12 @@ extension EndToEnd {
                 }
                 if golden.compareEnvironmentAndLabels {
                     #expect((our["Env"] as? [String]) == (their["Env"] as? [String]), "\(arch) config.Env")
-                    #expect((our["Labels"] as? [String: String]) == (their["Labels"] as? [String: String]), "\(arch) labels")
-                    #expect((us.manifest["annotations"] as? [String: String]) == (apko.manifest["annotations"] as? [String: String]))
+                    #expect(
+                        (our["Labels"] as? [String: String]) == (their["Labels"] as? [String: String]), "\(arch) labels"
+                    )
+                    #expect(
+                        (us.manifest["annotations"] as? [String: String])
+                            == (apko.manifest["annotations"] as? [String: String]))
                 }
 
                 // Layer entries: names, modes, link targets, owners.
@@ -181,7 +204,9 @@ extension EndToEnd {
                 let apkoLayer = try layerListing(tarball: apko.layer, layer: nil)
                 var mapped: [String: ListedEntry] = [:]
                 for (path, entry) in apkoLayer where !(path == "lib/apk" && entry.link != nil) {
-                    if let ourPath = GoldenCase.ourPath(forApko: path), !golden.apkoOnly.contains(ourPath) { mapped[ourPath] = entry }
+                    if let ourPath = GoldenCase.ourPath(forApko: path), !golden.apkoOnly.contains(ourPath) {
+                        mapped[ourPath] = entry
+                    }
                 }
                 let missing = Set(mapped.keys).subtracting(ourLayer.keys).sorted()
                 let extra = Set(ourLayer.keys).subtracting(mapped.keys).subtracting(golden.oursOnly).sorted()
@@ -201,16 +226,21 @@ extension EndToEnd {
                 for (path, entry) in mapped.sorted(by: { $0.key < $1.key }) {
                     guard let mineEntry = ourLayer[path] else { continue }
                     #expect(mineEntry.mode == entry.mode, "\(arch) \(path): mode \(mineEntry.mode), apko \(entry.mode)")
-                    #expect(mineEntry.link == entry.link, "\(arch) \(path): link \(mineEntry.link ?? "-"), apko \(entry.link ?? "-")")
+                    #expect(
+                        mineEntry.link == entry.link,
+                        "\(arch) \(path): link \(mineEntry.link ?? "-"), apko \(entry.link ?? "-")")
                     let allowed = (owners[path] ?? []).union([entry.owner])
-                    #expect(allowed.contains(mineEntry.owner), "\(arch) \(path): owner \(mineEntry.owner), expected one of \(allowed)")
+                    #expect(
+                        allowed.contains(mineEntry.owner),
+                        "\(arch) \(path): owner \(mineEntry.owner), expected one of \(allowed)")
                 }
             }
             // SBOM package sets.
             for arch in ["x86_64", "aarch64"] {
                 let file = "sbom-\(arch).spdx.json"
                 #expect(
-                    try apkPackages(inSPDX: sboms + "/" + file) == apkPackages(inSPDX: golden.golden + "/sboms/" + file), "\(file) package set")
+                    try apkPackages(inSPDX: sboms + "/" + file)
+                        == apkPackages(inSPDX: golden.golden + "/sboms/" + file), "\(file) package set")
             }
         }
     }

@@ -11,14 +11,19 @@ struct EndToEnd {
     @Test func reproducibleTarballs() throws {
         let images = try sharedImages()
         let fixture = images.fixture
-        let again = try BuiltImages.build(fixture, config: fixture.config(), tag: BuiltImages.singleTag, output: "repro/b/x.tar", cache: "cache-b")
+        let again = try BuiltImages.build(
+            fixture, config: fixture.config(), tag: BuiltImages.singleTag, output: "repro/b/x.tar", cache: "cache-b")
         #expect(try sha256(of: again) == sha256(of: images.single))
-        let sbomA = try Data(contentsOf: URL(fileURLWithPath: (images.single as NSString).deletingLastPathComponent + "/sbom-x86_64.spdx.json"))
-        let sbomB = try Data(contentsOf: URL(fileURLWithPath: (again as NSString).deletingLastPathComponent + "/sbom-x86_64.spdx.json"))
+        let sbomA = try Data(
+            contentsOf: URL(
+                fileURLWithPath: (images.single as NSString).deletingLastPathComponent + "/sbom-x86_64.spdx.json"))
+        let sbomB = try Data(
+            contentsOf: URL(fileURLWithPath: (again as NSString).deletingLastPathComponent + "/sbom-x86_64.spdx.json"))
         #expect(sbomA == sbomB)
 
         let multiAgain = try BuiltImages.build(
-            fixture, config: fixture.config(archs: ["x86_64", "aarch64"]), tag: BuiltImages.multiTag, output: "repro/m/y.tar", cache: "cache-c")
+            fixture, config: fixture.config(archs: BuiltImages.multiArchs), tag: BuiltImages.multiTag,
+            output: "repro/m/y.tar", cache: "cache-c")
         #expect(try sha256(of: multiAgain) == sha256(of: images.multi))
 
         // The epoch is an input: another one gives other bytes (so the comparison above can fail).
@@ -26,7 +31,10 @@ struct EndToEnd {
         let other = fixture.work + "/repro/c/z.tar"
         try check(
             try CommandRunner.lamina(
-                ["image", "build", configPath, BuiltImages.singleTag, other, "--cache-dir", fixture.work + "/cache-a", "--offline"],
+                [
+                    "image", "build", configPath, BuiltImages.singleTag, other, "--cache-dir",
+                    fixture.work + "/cache-a", "--offline",
+                ],
                 environment: ["SOURCE_DATE_EPOCH": "1700000001"]),
             "lamina image build (other epoch)")
         #expect(try sha256(of: other) != sha256(of: images.single))
@@ -39,7 +47,9 @@ struct EndToEnd {
         let names = list.split(separator: "\n").compactMap { $0.split(separator: " ").last.map(String.init) }
         #expect(names.prefix(2) == ["blobs/", "blobs/sha256/"])
         for name in ["index.json", "oci-layout", "manifest.json", "repositories"] { #expect(names.contains(name)) }
-        #expect(names.filter { $0.hasPrefix("blobs/sha256/") }.count == 4, "config, manifest, layer (+ directory): \(names)")
+        #expect(
+            names.filter { $0.hasPrefix("blobs/sha256/") }.count == 4, "config, manifest, layer (+ directory): \(names)"
+        )
         let manifest = try #require(try json(readMember(images.single, "manifest.json")) as? [[String: Any]])
         #expect(manifest.count == 1)
         #expect(manifest.first?["RepoTags"] as? [String] == [BuiltImages.singleTag])
@@ -50,16 +60,48 @@ struct EndToEnd {
 
         // The layer itself: the hello script, the accounts, the apk database.
         let layer = try layerListing(tarball: images.single, layer: layers[0])
-        #expect(layer["usr/bin/hello"]?.mode == "-rwxr-xr-x")
+        // The hardlink /bin/aaa-hello sorts first, so it carries the bytes and usr/bin/hello links to it; both
+        // names share one mode and owner (the package's 0755 root).
+        #expect(layer["bin/aaa-hello"] == ListedEntry(mode: "-rwxr-xr-x", owner: "0/0", link: nil))
+        #expect(layer["usr/bin/hello"] == ListedEntry(mode: "hrwxr-xr-x", owner: "0/0", link: "hardlink:bin/aaa-hello"))
+        #expect(layer["usr/bin/hello-link"]?.link == "/usr/bin/hello")
+        #expect(layer["data"] == ListedEntry(mode: "drwxr-x---", owner: "65532/65532", link: nil))
+        #expect(layer["data/empty"] == ListedEntry(mode: "-rw-------", owner: "65532/65532", link: nil))
         #expect(layer["home/nonroot"]?.mode == "drwx------")
         #expect(layer["home/nonroot"]?.owner == "65532/65532")
         #expect(layer["lib/apk/db/installed"] != nil)
         #expect(layer["bin/sh"]?.link == "/bin/busybox")
         #expect(layer["var/lib/db/sbom"] == nil || layer["var/lib/db/sbom"]?.mode.hasPrefix("d") == true)
         let passwd = try check(
-            try CommandRunner.run("/bin/sh", ["-c", "tar -xOf '\(images.single)' '\(layers[0])' | tar -xzO etc/passwd"]), "etc/passwd")
+            try CommandRunner.run(
+                "/bin/sh", ["-c", "tar -xOf '\(images.single)' '\(layers[0])' | tar -xzO etc/passwd"]), "etc/passwd")
         #expect(passwd.stdout.contains("nonroot:x:65532:65532:"))
         #expect(passwd.stdout.hasPrefix("root:x:0:0:"), "the package's passwd is kept and extended")
+    }
+}
+
+extension EndToEnd {
+    /// A `permissions` change on a hard-linked file changes every name of it (one inode, one mode).
+    @Test func permissionsOnHardlinkedFileApplyToTheGroup() throws {
+        let fixture = try sharedImages().fixture
+        let paths = """
+            paths:
+              - path: /bin/aaa-hello
+                type: hardlink
+                source: /usr/bin/hello
+              - path: /usr/bin/hello
+                type: permissions
+                uid: 65532
+                permissions: 0o700
+            """
+        let out = try BuiltImages.build(
+            fixture, config: fixture.config(extra: paths), tag: "perm:1", output: "perm/image.tar", cache: "cache-a",
+            extra: ["--sbom=false"])
+        let manifest = try #require(try json(readMember(out, "manifest.json")) as? [[String: Any]])
+        let layer = try layerListing(tarball: out, layer: try #require((manifest.first?["Layers"] as? [String])?.first))
+        #expect(layer["bin/aaa-hello"] == ListedEntry(mode: "-rwx------", owner: "65532/0", link: nil))
+        #expect(
+            layer["usr/bin/hello"] == ListedEntry(mode: "hrwx------", owner: "65532/0", link: "hardlink:bin/aaa-hello"))
     }
 }
 
@@ -96,6 +138,8 @@ func parseListing(_ text: String) -> [String: ListedEntry] {
 
 /// The entries of a gzip layer stored as `member` inside `tarball` (or a plain file when `member` is nil).
 func layerListing(tarball: String, layer member: String?) throws -> [String: ListedEntry] {
-    let command = member.map { "tar -xOf '\(tarball)' '\($0)' | tar --numeric-owner -tvz" } ?? "tar --numeric-owner -tvzf '\(tarball)'"
+    let command =
+        member.map { "tar -xOf '\(tarball)' '\($0)' | tar --numeric-owner -tvz" }
+        ?? "tar --numeric-owner -tvzf '\(tarball)'"
     return parseListing(try check(try CommandRunner.run("/bin/sh", ["-c", command]), "list layer").stdout)
 }

@@ -4,9 +4,12 @@ import Testing
 
 /// Fails the test with the command's output when it did not exit 0.
 @discardableResult
-func check(_ result: CommandResult, _ what: String, sourceLocation: SourceLocation = #_sourceLocation) throws -> CommandResult {
+func check(_ result: CommandResult, _ what: String, sourceLocation: SourceLocation = #_sourceLocation) throws
+    -> CommandResult
+{
     guard result.status == 0 else {
-        Issue.record("\(what) exited \(result.status):\n\(result.stdout)\n\(result.stderr)", sourceLocation: sourceLocation)
+        Issue.record(
+            "\(what) exited \(result.status):\n\(result.stdout)\n\(result.stderr)", sourceLocation: sourceLocation)
         throw FixtureError(message: "\(what) failed")
     }
     return result
@@ -27,21 +30,21 @@ let fixtureEpoch = "1700000000"
 ///
 /// - `musl` (the dynamic loader and libc), `busybox` (the binary and its 300 applet links, depends on musl),
 ///   `alpine-base` (everything else of the minirootfs except `/etc/apk` and `/lib/apk`, which the image builder
-///   generates; depends on busybox and musl): for x86_64, and the same bytes labelled aarch64 so multi-arch
-///   builds have something to resolve (those aarch64 images are only loaded and inspected, never run);
+///   generates; depends on busybox and musl): for x86_64, and the same bytes labelled aarch64 and armv7 so
+///   multi-arch builds have something to resolve (those images are only loaded and inspected, never run);
 /// - `hello` (noarch): `/usr/bin/hello`, a shell script printing "Hello from Lamina", depends on alpine-base;
 /// - `clash` (noarch): another `/usr/bin/hello`, to provoke a file conflict.
 ///
 /// Every package and both `APKINDEX.tar.gz` are signed by a key from `lamina keygen`.
 struct FixtureRepository: Sendable {
-    /// Folder holding `x86_64/` and `aarch64/`.
+    /// Folder holding `x86_64/`, `aarch64/` and `armv7/`.
     let repository: String
     let privateKey: String
     let publicKey: String
     /// Scratch space for the tests' own files (configs, outputs).
     let work: String
 
-    static let architectures = ["x86_64", "aarch64"]
+    static let architectures = ["x86_64", "aarch64", "armv7"]
     static let baseNames = ["musl", "busybox", "alpine-base"]
 
     static func make(in root: String) throws -> FixtureRepository {
@@ -67,7 +70,8 @@ struct FixtureRepository: Sendable {
         for generated in ["etc/apk", "lib/apk"] { try fm.removeItem(atPath: "\(base)/\(generated)") }
         func move(_ relative: String, to package: String) throws {
             let destination = "\(stage)/\(package)/\(relative)"
-            try fm.createDirectory(atPath: (destination as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try fm.createDirectory(
+                atPath: (destination as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
             try fm.moveItem(atPath: "\(base)/\(relative)", toPath: destination)
         }
         var toMove: [(String, String)] = []
@@ -81,22 +85,32 @@ struct FixtureRepository: Sendable {
                 toMove.append((relative, "busybox"))
             }
         }
-        guard toMove.count > 300 else { throw FixtureError(message: "minirootfs split found only \(toMove.count) musl/busybox files") }
+        guard toMove.count > 300 else {
+            throw FixtureError(message: "minirootfs split found only \(toMove.count) musl/busybox files")
+        }
         for (relative, package) in toMove { try move(relative, to: package) }
 
         try fm.createDirectory(atPath: stage + "/hello/usr/bin", withIntermediateDirectories: true)
-        try Data("#!/bin/sh\necho \"Hello from Lamina\"\n".utf8).write(to: URL(fileURLWithPath: stage + "/hello/usr/bin/hello"))
+        try Data("#!/bin/sh\necho \"Hello from Lamina\"\n".utf8).write(
+            to: URL(fileURLWithPath: stage + "/hello/usr/bin/hello"))
         try fm.setAttributes([.posixPermissions: 0o755], ofItemAtPath: stage + "/hello/usr/bin/hello")
         try fm.createDirectory(atPath: stage + "/clash/usr/bin", withIntermediateDirectories: true)
         try Data("#!/bin/sh\necho clash\n".utf8).write(to: URL(fileURLWithPath: stage + "/clash/usr/bin/hello"))
 
         // Packages.
-        let dependencies = ["musl": [], "busybox": ["musl"], "alpine-base": ["busybox", "musl"], "hello": ["alpine-base"], "clash": []]
-        let versions = ["musl": "1.2.5-r0", "busybox": "1.36.1-r29", "alpine-base": "3.20.3-r0", "hello": "1.0.0-r0", "clash": "1.0.0-r0"]
+        let dependencies = [
+            "musl": [], "busybox": ["musl"], "alpine-base": ["busybox", "musl"], "hello": ["alpine-base"], "clash": [],
+        ]
+        let versions = [
+            "musl": "1.2.5-r0", "busybox": "1.36.1-r29", "alpine-base": "3.20.3-r0", "hello": "1.0.0-r0",
+            "clash": "1.0.0-r0",
+        ]
         func create(_ name: String, arch: String, into dir: String) throws {
             var arguments = [
-                "package", "create", "\(stage)/\(name)", "--name", name, "--version", versions[name] ?? "1.0.0-r0", "--arch", arch,
-                "--license", "MIT", "--description", "\(name) for Lamina's end-to-end tests", "--signing-key", privateKey,
+                "package", "create", "\(stage)/\(name)", "--name", name, "--version", versions[name] ?? "1.0.0-r0",
+                "--arch", arch,
+                "--license", "MIT", "--description", "\(name) for Lamina's end-to-end tests", "--signing-key",
+                privateKey,
                 "-o", "\(dir)/\(name)-\(versions[name] ?? "1.0.0-r0").apk",
             ]
             for dependency in dependencies[name] ?? [] { arguments += ["--dep", dependency] }
@@ -107,21 +121,58 @@ struct FixtureRepository: Sendable {
             try fm.createDirectory(atPath: dir, withIntermediateDirectories: true)
             for name in baseNames { try create(name, arch: arch, into: dir) }
             for name in ["hello", "clash"] { try create(name, arch: "noarch", into: dir) }
-            let apks = try fm.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".apk") }.sorted().map { "\(dir)/\($0)" }
+            let apks = try fm.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".apk") }.sorted().map {
+                "\(dir)/\($0)"
+            }
             try check(
                 try CommandRunner.lamina(
-                    ["package", "index"] + apks + ["-o", "\(dir)/APKINDEX.tar.gz", "--signing-key", privateKey, "--arch", arch],
+                    ["package", "index"] + apks + [
+                        "-o", "\(dir)/APKINDEX.tar.gz", "--signing-key", privateKey, "--arch", arch,
+                    ],
                     environment: env),
                 "lamina package index (\(arch))")
         }
         try? fm.removeItem(atPath: rootfs)
         try? fm.removeItem(atPath: stage)
-        return FixtureRepository(repository: repository, privateKey: privateKey, publicKey: privateKey + ".pub", work: work)
+        return FixtureRepository(
+            repository: repository, privateKey: privateKey, publicKey: privateKey + ".pub", work: work)
     }
 
+    /// More settings of the standard images: `cmd` (shell-split), `stop-signal`, `volumes`, `annotations`, and
+    /// `paths:` with a directory and an empty file owned by nonroot, a symlink, and a hardlink whose name sorts
+    /// before its target (so the layer must write the bytes under the link's name).
+    static let standardExtras = """
+        cmd: --greeting "two words"
+        stop-signal: SIGQUIT
+        volumes:
+          - /data
+        annotations:
+          org.opencontainers.image.title: Lamina e2e
+        paths:
+          - path: /data
+            type: directory
+            uid: 65532
+            gid: 65532
+            permissions: 0o750
+          - path: /data/empty
+            type: empty-file
+            uid: 65532
+            gid: 65532
+            permissions: 0o600
+          - path: /usr/bin/hello-link
+            type: symlink
+            source: /usr/bin/hello
+          - path: /bin/aaa-hello
+            type: hardlink
+            source: /usr/bin/hello
+        """
+
     /// An apko.yaml for `packages` from this repository, with the accounts, entrypoint and environment the
-    /// tests check; `extra` is appended verbatim.
-    func config(packages: [String] = ["hello"], archs: [String] = ["x86_64"], keyring: String? = nil, extra: String = "") -> String {
+    /// tests check; `extra` (by default ``standardExtras``) is appended verbatim.
+    func config(
+        packages: [String] = ["hello"], archs: [String] = ["x86_64"], keyring: String? = nil,
+        extra: String = Self.standardExtras
+    ) -> String {
         """
         contents:
           repositories:
@@ -153,7 +204,8 @@ struct FixtureRepository: Sendable {
     /// Writes `text` as `<work>/<name>` and returns its path.
     func write(_ text: String, as name: String) throws -> String {
         let path = "\(work)/\(name)"
-        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         try Data(text.utf8).write(to: URL(fileURLWithPath: path))
         return path
     }
@@ -165,18 +217,22 @@ struct BuiltImages: Sendable {
     /// Single-arch (x86_64) tarball tagged `lamina-e2e/hello:1.0`.
     let single: String
     static let singleTag = "lamina-e2e/hello:1.0"
-    /// x86_64 + aarch64 tarball tagged `lamina-e2e/multi:2.0`.
+    /// x86_64 + aarch64 + armv7 tarball tagged `lamina-e2e/multi:2.0`.
     let multi: String
     static let multiTag = "lamina-e2e/multi:2.0"
+    static let multiArchs = ["x86_64", "aarch64", "armv7"]
     /// The single-arch image as a plain OCI layout folder.
     let layout: String
 
     static func build(_ fixture: FixtureRepository) throws -> BuiltImages {
-        let single = try build(fixture, config: fixture.config(), tag: singleTag, output: "single/hello.tar", cache: "cache-a")
+        let single = try build(
+            fixture, config: fixture.config(), tag: singleTag, output: "single/hello.tar", cache: "cache-a")
         let multi = try build(
-            fixture, config: fixture.config(archs: ["x86_64", "aarch64"]), tag: multiTag, output: "multi/multi.tar", cache: "cache-a")
+            fixture, config: fixture.config(archs: multiArchs), tag: multiTag, output: "multi/multi.tar",
+            cache: "cache-a")
         let layout = try build(
-            fixture, config: fixture.config(), tag: singleTag, output: "layout/oci", cache: "cache-a", extra: ["--format", "oci-layout"])
+            fixture, config: fixture.config(), tag: singleTag, output: "layout/oci", cache: "cache-a",
+            extra: ["--format", "oci-layout"])
         return BuiltImages(fixture: fixture, single: single, multi: multi, layout: layout)
     }
 
@@ -188,7 +244,8 @@ struct BuiltImages: Sendable {
         let out = "\(fixture.work)/\(output)"
         try check(
             try CommandRunner.lamina(
-                ["image", "build", configPath, tag, out, "--cache-dir", "\(fixture.work)/\(cache)", "--offline"] + extra,
+                ["image", "build", configPath, tag, out, "--cache-dir", "\(fixture.work)/\(cache)", "--offline"]
+                    + extra,
                 environment: ["SOURCE_DATE_EPOCH": fixtureEpoch]),
             "lamina image build \(output)")
         return out
@@ -201,11 +258,18 @@ struct EndToEndScope: SuiteTrait, TestScoping {
 
     var isRecursive: Bool { false }
 
-    func provideScope(for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void) async throws {
+    func provideScope(for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void)
+        async throws
+    {
         let dir = try TemporaryDirectory(prefix: "lamina-e2e")
         defer {
             MountCleanup.unmountAll(under: dir.path)
-            dir.remove()
+            // LAMINA_E2E_KEEP=1 keeps the fixture and images for a look after a failure.
+            if ProcessInfo.processInfo.environment["LAMINA_E2E_KEEP"] == "1" {
+                print("kept \(dir.path)")
+            } else {
+                dir.remove()
+            }
         }
         let fixture = try FixtureRepository.make(in: dir.path)
         let images = try BuiltImages.build(fixture)
@@ -236,7 +300,7 @@ func sha256(of path: String) throws -> String {
 }
 
 /// Parses JSON text.
-func json(_ text: String, sourceLocation: SourceLocation = #_sourceLocation) throws -> Any {
+func json(_ text: String) throws -> Any {
     try JSONSerialization.jsonObject(with: Data(text.utf8))
 }
 

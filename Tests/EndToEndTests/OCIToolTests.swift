@@ -6,10 +6,16 @@ import Testing
     import Glibc
 #endif
 
+/// Runs an installed tool found on PATH or in /usr/sbin, /sbin (runc lives in /usr/sbin).
+func runTool(_ name: String, _ arguments: [String]) throws -> CommandResult {
+    try CommandRunner.run(CommandRunner.which(name) ?? name, arguments)
+}
+
 /// Unpacks `image` (an OCI layout `DIR:REF`) with umoci and runs it with runc; returns stdout.
 func unpackAndRun(image: String, in dir: String, name: String) throws -> String {
     let bundle = "\(dir)/bundle-\(name)"
-    try check(try CommandRunner.run("/usr/bin/env", ["umoci", "unpack", "--image", image, bundle]), "umoci unpack \(image)")
+    try check(
+        try runTool("umoci", ["unpack", "--image", image, bundle]), "umoci unpack \(image)")
     defer { MountCleanup.unmountAll(under: bundle) }
 
     // A non-interactive process, and a fresh (empty) network namespace: no path means no sharing with the host.
@@ -28,9 +34,10 @@ func unpackAndRun(image: String, in dir: String, name: String) throws -> String 
 
     let state = "\(dir)/runc-state"
     let id = "lamina-e2e-\(name)-\(getpid())"
-    defer { _ = try? CommandRunner.run("/usr/bin/env", ["runc", "--root", state, "delete", "--force", id]) }
+    defer { _ = try? runTool("runc", ["--root", state, "delete", "--force", id]) }
     let run = try check(
-        try CommandRunner.run("/usr/bin/env", ["runc", "--root", state, "run", "--bundle", bundle, id]), "runc run \(name)")
+        try runTool("runc", ["--root", state, "run", "--bundle", bundle, id]),
+        "runc run \(name)")
     return run.stdout
 }
 
@@ -39,17 +46,22 @@ extension EndToEnd {
     struct Skopeo {
         @Test func inspectSingleArch() throws {
             let images = try sharedImages()
-            let r = try check(try CommandRunner.run("/usr/bin/env", ["skopeo", "inspect", "oci-archive:" + images.single]), "skopeo inspect")
+            let r = try check(
+                try runTool("skopeo", ["inspect", "oci-archive:" + images.single]),
+                "skopeo inspect")
             let info = try #require(try json(r.stdout) as? [String: Any])
             let layers = try #require(info["Layers"] as? [String])
             #expect(layers.count == 1)
             let manifest = try #require(try json(readMember(images.single, "manifest.json")) as? [[String: Any]])
-            #expect(layers.first.map { "blobs/sha256/" + $0.dropFirst(7) } == (manifest.first?["Layers"] as? [String])?.first)
+            #expect(
+                layers.first.map { "blobs/sha256/" + $0.dropFirst(7) }
+                    == (manifest.first?["Layers"] as? [String])?.first)
             #expect(info["Architecture"] as? String == "amd64")
             #expect((info["Env"] as? [String])?.contains("FOO=bar") == true)
 
             let config = try check(
-                try CommandRunner.run("/usr/bin/env", ["skopeo", "inspect", "--config", "oci-archive:" + images.single]), "skopeo inspect --config")
+                try runTool("skopeo", ["inspect", "--config", "oci-archive:" + images.single]),
+                "skopeo inspect --config")
             let image = try #require(try json(config.stdout) as? [String: Any])
             let settings = try #require(image["config"] as? [String: Any])
             #expect(settings["Entrypoint"] as? [String] == ["/usr/bin/hello"])
@@ -59,11 +71,22 @@ extension EndToEnd {
 
         @Test func inspectMultiArchByRefName() throws {
             let images = try sharedImages()
-            for (ref, arch) in [("2.0", "amd64"), ("2.0-amd64", "amd64"), ("2.0-arm64", "arm64")] {
+            for (ref, arch, variant) in [
+                ("2.0", "amd64", nil), ("2.0-amd64", "amd64", nil), ("2.0-arm64", "arm64", nil),
+                ("2.0-arm_v7", "arm", "v7"),
+            ] {
                 let r = try check(
-                    try CommandRunner.run("/usr/bin/env", ["skopeo", "inspect", "oci-archive:\(images.multi):\(ref)"]), "skopeo inspect \(ref)")
+                    try runTool("skopeo", ["inspect", "oci-archive:\(images.multi):\(ref)"]),
+                    "skopeo inspect \(ref)")
                 let info = try #require(try json(r.stdout) as? [String: Any])
                 #expect(info["Architecture"] as? String == arch, "\(ref)")
+                // skopeo 1.9 leaves Variant out of its summary: read the config.
+                let config = try check(
+                    try runTool("skopeo", ["inspect", "--config", "oci-archive:\(images.multi):\(ref)"]),
+                    "skopeo inspect --config \(ref)")
+                let image = try #require(try json(config.stdout) as? [String: Any])
+                #expect(image["architecture"] as? String == arch, "\(ref)")
+                #expect(image["variant"] as? String == variant, "\(ref)")
                 #expect((info["Layers"] as? [String])?.count == 1)
             }
         }
@@ -74,7 +97,7 @@ extension EndToEnd {
             try TemporaryDirectory.withSync { dir in
                 let layout = dir.path + "/copied"
                 try check(
-                    try CommandRunner.run("/usr/bin/env", ["skopeo", "copy", "oci-archive:" + images.single, "oci:\(layout):hello"]),
+                    try runTool("skopeo", ["copy", "oci-archive:" + images.single, "oci:\(layout):hello"]),
                     "skopeo copy")
                 #expect(FileManager.default.fileExists(atPath: layout + "/index.json"))
                 let out = try unpackAndRun(image: layout + ":hello", in: dir.path, name: "copied")
@@ -83,7 +106,10 @@ extension EndToEnd {
         }
     }
 
-    @Suite(.enabled(if: have("umoci") && have("runc") && getuid() == 0, "needs umoci, runc (apt-get install umoci runc) and root"))
+    @Suite(
+        .enabled(
+            if: have("umoci") && have("runc") && getuid() == 0,
+            "needs umoci, runc (apt-get install umoci runc) and root"))
     struct UmociRunc {
         /// The `--format oci-layout` folder, as written.
         @Test func layoutFolderRuns() throws {
@@ -93,13 +119,14 @@ extension EndToEnd {
                 #expect(out == "Hello from Lamina\n")
                 // umoci applied our config: user, working directory, environment.
                 let config = try #require(
-                    try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir.path + "/bundle-layout/config.json")))
+                    try JSONSerialization.jsonObject(
+                        with: Data(contentsOf: URL(fileURLWithPath: dir.path + "/bundle-layout/config.json")))
                         as? [String: Any])
                 let process = try #require(config["process"] as? [String: Any])
                 #expect((process["user"] as? [String: Any])?["uid"] as? Int == 65532)
                 #expect(process["cwd"] as? String == "/home/nonroot")
                 #expect((process["env"] as? [String])?.contains("FOO=bar") == true)
-                #expect(process["args"] as? [String] == ["/usr/bin/hello"])
+                #expect(process["args"] as? [String] == ["/usr/bin/hello", "--greeting", "two words"])
             }
         }
 
