@@ -54,9 +54,17 @@ let package = Package(
             dependencies: ["LaminaCore", .product(name: "Subprocess", package: "swift-subprocess")],
             swiftSettings: strict),
         .target(
+            name: "PackageBuilder",
+            dependencies: [
+                "LaminaCore", "Archive", "APK", "APKSolver", "APKRepository", "HTTPTransport", "RootFS", "Config", "SBOM",
+                "ELF", "Sandbox", "ImageBuilder",
+            ],
+            swiftSettings: strict),
+        .target(
             name: "Commands",
             dependencies: [
                 "LaminaCore", "Archive", "APK", "APKSolver", "APKRepository", "RootFS", "Config", "OCI", "ImageBuilder",
+                "PackageBuilder", "Sandbox",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
@@ -101,6 +109,10 @@ let package = Package(
             dependencies: [
                 "HTTPTransport", "LaminaCore", "TestSupport", .product(name: "Crypto", package: "swift-crypto"),
             ],
+            swiftSettings: strict),
+        .testTarget(
+            name: "PackageBuilderTests",
+            dependencies: ["PackageBuilder", "APK", "Archive", "Config", "Sandbox", "TestSupport"],
             swiftSettings: strict),
         .testTarget(name: "EndToEndTests", dependencies: ["TestSupport"], swiftSettings: strict),
         .testTarget(
