@@ -164,6 +164,23 @@ public struct SourceMap: Sendable {
         return location(of: path)
     }
 
+    /// The positions under `prefix`, re-keyed relative to it: the map of an embedded document such as a
+    /// melange build's `environment` (an apko configuration), so its errors still name the right lines.
+    public func scoped(to prefix: ConfigPath) -> SourceMap {
+        var result = SourceMap(file: file)
+        let count = prefix.components.count
+        func strip(_ path: ConfigPath) -> ConfigPath? {
+            guard path.components.count >= count, Array(path.components.prefix(count)) == prefix.components else { return nil }
+            return ConfigPath(Array(path.components.dropFirst(count)))
+        }
+        for (path, position) in values { if let inner = strip(path) { result.values[inner] = position } }
+        for (path, position) in keys { if let inner = strip(path) { result.keys[inner] = position } }
+        for (path, source) in aliases {
+            if let inner = strip(path), let innerSource = strip(source) { result.aliases[inner] = innerSource }
+        }
+        return result
+    }
+
     /// Whether the document wrote a value at `path`.
     public func contains(_ path: ConfigPath) -> Bool { values[resolveAlias(path)] != nil }
 

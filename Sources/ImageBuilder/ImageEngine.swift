@@ -49,10 +49,18 @@ public final class ImageEngine: Sendable {
 
     /// Loads and validates the config.
     /// - Throws: config errors with file:line, lock errors.
-    public init(options: ImageOptions, progress: ProgressHandler? = nil) throws {
+    public convenience init(options: ImageOptions, progress: ProgressHandler? = nil) throws {
+        try self.init(
+            options: options, loaded: try ImageConfiguration.load(path: options.configPath, includePaths: options.includePaths),
+            progress: progress)
+    }
+
+    /// An engine for a configuration already loaded (a melange build's `environment`); `options.configPath`
+    /// only names it in messages.
+    public init(options: ImageOptions, loaded: LoadedImageConfiguration, progress: ProgressHandler? = nil) throws {
         self.options = options
         self.progress = progress
-        var loaded = try ImageConfiguration.load(path: options.configPath, includePaths: options.includePaths)
+        var loaded = loaded
         loaded.configuration.contents.keyring += options.extraKeyrings
         loaded.configuration.contents.repositories += options.extraRepositories
         loaded.configuration.contents.buildRepositories += options.extraBuildRepositories
