@@ -37,7 +37,7 @@ public struct Lamina: AsyncParsableCommand {
 public struct PackageCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "package",
-        abstract: "Create, inspect, verify and index .apk packages.",
+        abstract: "Build, create, inspect, verify and index .apk packages.",
         subcommands: [PackageCreate.self, PackageVerify.self, PackageInfoCommand.self, PackageIndex.self]
     )
     public init() {}
