@@ -1,0 +1,47 @@
+// The pipelines Lamina ships, for `uses:`.
+//
+// Each is a YAML file in `Builtin/`, in melange's pipeline schema (`name`, `needs.packages`, `inputs` with
+// `description`/`default`/`required`, `pipeline`), compiled into the binary with SwiftPM's
+// `resources: [.embedInCode(...)]` (see Package.swift), so a single `lamina` executable needs no resource
+// bundle beside it. SwiftPM names the embedded constants after the file name only, so `autoconf/make` and
+// `make` cannot both be `make.yaml`: the files are stored flat, with `/` written as `.`
+// (`autoconf/make` → `Builtin/autoconf.make.yaml`). Adding a pipeline: add the file, list it in Package.swift,
+// and add it to `BuiltinPipelines.definitions`; a test checks that the three agree.
+
+import Foundation
+
+/// The built-in pipelines, by `uses:` name.
+public enum BuiltinPipelines {
+    /// `uses:` name → YAML text of the definition.
+    public static let definitions: [String: String] = [
+        "autoconf/configure": text(PackageResources.autoconf_configure_yaml),
+        "autoconf/make": text(PackageResources.autoconf_make_yaml),
+        "autoconf/make-install": text(PackageResources.autoconf_make_install_yaml),
+        "cmake/build": text(PackageResources.cmake_build_yaml),
+        "cmake/configure": text(PackageResources.cmake_configure_yaml),
+        "cmake/install": text(PackageResources.cmake_install_yaml),
+        "fetch": text(PackageResources.fetch_yaml),
+        "git-checkout": text(PackageResources.git_checkout_yaml),
+        "go/build": text(PackageResources.go_build_yaml),
+        "make": text(PackageResources.make_yaml),
+        "patch": text(PackageResources.patch_yaml),
+        "python/build": text(PackageResources.python_build_yaml),
+        "python/install": text(PackageResources.python_install_yaml),
+        "split/dev": text(PackageResources.split_dev_yaml),
+        "split/locales": text(PackageResources.split_locales_yaml),
+        "split/manpages": text(PackageResources.split_manpages_yaml),
+        "split/static": text(PackageResources.split_static_yaml),
+        "strip": text(PackageResources.strip_yaml),
+    ]
+
+    /// Every built-in name, sorted.
+    public static var names: [String] { definitions.keys.sorted() }
+
+    /// The file in `Sources/PackageBuilder/Pipelines/Builtin/` holding `name` (`autoconf/make` →
+    /// `autoconf.make.yaml`).
+    public static func fileName(of name: String) -> String {
+        name.replacingOccurrences(of: "/", with: ".") + ".yaml"
+    }
+
+    private static func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
+}
