@@ -88,7 +88,7 @@ struct PipelineCompilerTests {
             pipeline:
               - runs: echo ${{range.value}} ${{targets.subpkgdir}} ${{targets.contextdir}} ${{context.name}}
           - name: demo-never
-            if: ${{build.arch}} == 'riscv64'
+            if: ${{build.arch}} == 'aarch64'
             pipeline:
               - uses: split/dev
         """
@@ -97,12 +97,13 @@ struct PipelineCompilerTests {
         let plan = try Self.compile(Self.demo)
         #expect(plan.main.name == "demo")
         #expect(plan.main.outputDirectory == "/home/build/melange-out/demo")
-        #expect(plan.main.steps.map(\.name) == ["greet", "autoconf/make", "echo 1.2.3-r4 > out", "echo /home/build/melange-out/demo /home/build/melange-out/demo amd64 x86_64-pc-linux-gnu"])
+        #expect(plan.main.steps.map(\.name) == ["greet", "autoconf/make", "echo 1.2.3-r4 > out",
+            "echo /home/build/melange-out/demo /home/build/melange-out/demo amd64 x86_64-p..."])
         #expect(Self.runScripts(plan.main.steps) == [
-            "echo \"hello, world\" > /home/build/melange-out/demo/greeting\n",
+            "echo \"hello, world\" > /home/build/melange-out/demo/greeting",
             "make -C '.' -j\"$(nproc)\" V=1 WHO=world \n",
-            "echo 1.2.3-r4 > out\n",
-            "echo /home/build/melange-out/demo /home/build/melange-out/demo amd64 x86_64-pc-linux-gnu\n",
+            "echo 1.2.3-r4 > out",
+            "echo /home/build/melange-out/demo /home/build/melange-out/demo amd64 x86_64-pc-linux-gnu",
         ])
         #expect(plan.main.steps.map(\.workingDirectory) == ["/home/build", "/home/build", "/home/build/src", "/tmp/abs2"])
         #expect(plan.main.steps.map { $0.environment["A"] } == [nil, nil, "1", "2"])
@@ -124,15 +125,15 @@ struct PipelineCompilerTests {
         #expect(plan.subpackages.map(\.name) == ["demo-a", "demo-b"])
         #expect(plan.subpackages.map(\.description) == ["demo Alpha", "demo Beta"])
         #expect(Self.runScripts(plan.subpackages.flatMap(\.steps)) == [
-            "echo Alpha /home/build/melange-out/demo-a /home/build/melange-out/demo-a demo-a\n",
-            "echo Beta /home/build/melange-out/demo-b /home/build/melange-out/demo-b demo-b\n",
+            "echo Alpha /home/build/melange-out/demo-a /home/build/melange-out/demo-a demo-a",
+            "echo Beta /home/build/melange-out/demo-b /home/build/melange-out/demo-b demo-b",
         ])
         #expect(plan.subpackages.map(\.outputDirectory) == ["/home/build/melange-out/demo-a", "/home/build/melange-out/demo-b"])
         #expect(plan.packagePlans.count == 3)
     }
 
     @Test func otherArchitecture() throws {
-        let plan = try Self.compile(Self.demo, context: BuildContext(architecture: try Architecture("riscv64")))
+        let plan = try Self.compile(Self.demo, context: BuildContext(architecture: try Architecture("arm64")))
         #expect(plan.main.steps.count == 5)
         #expect(plan.main.steps[3].name == "echo never")
         #expect(plan.subpackages.map(\.name) == ["demo-a", "demo-b", "demo-never"])
@@ -249,7 +250,7 @@ struct PipelineCompilerTests {
                       who: nobody
               - runs: echo done
             """)
-        #expect(Self.runScripts(plan.main.steps) == ["echo done\n"])
+        #expect(Self.runScripts(plan.main.steps) == ["echo done"])
         #expect(plan.environmentPackages.isEmpty)
     }
 
@@ -263,7 +264,7 @@ struct PipelineCompilerTests {
                   - if: ${{build.arch}} == 'aarch64'
                     runs: echo arm
             """
-        #expect(Self.runScripts(try Self.compile(config).main.steps) == ["echo x86\n"])
+        #expect(Self.runScripts(try Self.compile(config).main.steps) == ["echo x86"])
         let context = BuildContext(architecture: try Architecture("s390x"))
         #expect(throws: LaminaError.self) { try Self.compile(config, context: context) }
     }
@@ -394,10 +395,10 @@ struct PipelineCompilerTests {
               - runs: echo done
             """
         let plain = try Self.compile(yaml)
-        #expect(Self.runScripts(plain.main.steps) == ["echo done\n"])
+        #expect(Self.runScripts(plain.main.steps) == ["echo done"])
         #expect(plain.environmentPackages == ["busybox", "openssl"])
         let fancy = try Self.compile(yaml, context: BuildContext(architecture: try Architecture("amd64"), buildOptions: ["fancy"]))
-        #expect(Self.runScripts(fancy.main.steps) == ["echo fancy\n", "echo done\n"])
+        #expect(Self.runScripts(fancy.main.steps) == ["echo fancy", "echo done"])
         #expect(fancy.environmentPackages == ["busybox", "rustls"])
         #expect(throws: LaminaError.self) {
             try Self.compile(yaml, context: BuildContext(architecture: try Architecture("amd64"), buildOptions: ["nope"]))
@@ -432,11 +433,11 @@ struct PipelineCompilerTests {
         ).compileTests()
         #expect(tests.main?.packageName == "tested")
         #expect(tests.main?.environmentPackages == ["busybox", "tested"])
-        #expect(tests.main.map { Self.runScripts($0.steps) } == ["tested --version\n"])
+        #expect(tests.main.map { Self.runScripts($0.steps) } == ["tested --version"])
         #expect(tests.subpackages.map(\.packageName) == ["tested-dev"])
         #expect(tests.subpackages.first?.environmentPackages == ["tested-dev", "busybox", "figlet", "make"])
         #expect(tests.subpackages.first.map { Self.runScripts($0.steps) }?.first
-            == "echo \"hello, dev\" > /home/build/melange-out/tested-dev/greeting\n")
+            == "echo \"hello, dev\" > /home/build/melange-out/tested-dev/greeting")
     }
 
     @Test func buildStepConversion() throws {
