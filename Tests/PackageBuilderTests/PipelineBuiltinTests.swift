@@ -2,8 +2,8 @@ import Config
 import Foundation
 import LaminaCore
 import Sandbox
-import Testing
 import TestSupport
+import Testing
 
 @testable import PackageBuilder
 
@@ -24,7 +24,9 @@ struct PipelineBuiltinTests {
     }
 
     @Test func embeddedTextMatchesTheFilesAndPackageManifest() throws {
-        let files = try FileManager.default.contentsOfDirectory(atPath: Self.folder.path).filter { $0.hasSuffix(".yaml") }
+        let files = try FileManager.default.contentsOfDirectory(atPath: Self.folder.path).filter {
+            $0.hasSuffix(".yaml")
+        }
         #expect(Set(files) == Set(BuiltinPipelines.names.map(BuiltinPipelines.fileName(of:))))
         let manifest = try String(
             contentsOf: SharedTestData.packageRoot.appendingPathComponent("Package.swift"), encoding: .utf8)
@@ -46,7 +48,8 @@ struct PipelineBuiltinTests {
         #expect(!definition.pipeline.pipeline.isEmpty)
         for (input, declaration) in definition.pipeline.inputs {
             #expect(!declaration.description.isEmpty, "\(name): input \(input) has no description")
-            #expect(!(declaration.required && !declaration.defaultValue.isEmpty), "\(name): \(input) required with default")
+            #expect(
+                !(declaration.required && !declaration.defaultValue.isEmpty), "\(name): \(input) required with default")
         }
     }
 
@@ -71,7 +74,8 @@ struct PipelineBuiltinTests {
 
     static func compile(_ name: String, architecture: String = "x86_64") throws -> BuildPlan {
         try PipelineCompiler(
-            configuration: try configuration(using: name), context: BuildContext(architecture: try Architecture(architecture))
+            configuration: try configuration(using: name),
+            context: BuildContext(architecture: try Architecture(architecture))
         ).compile()
     }
 
@@ -111,7 +115,9 @@ struct PipelineBuiltinTests {
         var output: String
     }
 
-    static func run(_ executable: String, _ arguments: [String], in directory: String, environment: [String: String]? = nil)
+    static func run(
+        _ executable: String, _ arguments: [String], in directory: String, environment: [String: String]? = nil
+    )
         throws -> Result
     {
         let process = Process()
@@ -139,7 +145,8 @@ struct PipelineBuiltinTests {
             environment["HOME"] = workspace
             environment["PATH"] = "/usr/local/bin:/usr/bin:/bin"
             environment["GIT_CONFIG_NOSYSTEM"] = "1"
-            let result = try run("/bin/sh", ["-c", StepScript.wrap(buildStep)], in: workspace, environment: environment)
+            let result = try run(
+                "/bin/sh", ["-c", StepScript.wrap(buildStep)], in: workspace, environment: environment)
             output += result.output
             if result.status != 0 { return Result(status: result.status, output: output) }
         }
@@ -147,13 +154,14 @@ struct PipelineBuiltinTests {
     }
 
     static func steps(_ yamlSteps: String, version: String = "1.0") throws -> [CompiledStep] {
-        let (configuration, sourceMap) = try BuildConfiguration.prepare(yaml: """
-            package:
-              name: thing
-              version: "\(version)"
-            pipeline:
-            \(yamlSteps)
-            """)
+        let (configuration, sourceMap) = try BuildConfiguration.prepare(
+            yaml: """
+                package:
+                  name: thing
+                  version: "\(version)"
+                pipeline:
+                \(yamlSteps)
+                """)
         return try PipelineCompiler(
             configuration: configuration, sourceMap: sourceMap,
             context: BuildContext(architecture: try Architecture("x86_64"), sourceDateEpoch: 1_700_000_000)
@@ -185,7 +193,9 @@ struct PipelineBuiltinTests {
             """
         let result = try run("/bin/sh", ["-c", script], in: path, environment: environment)
         let lines = result.output.split(separator: "\n").map(String.init)
-        guard result.status == 0, lines.count == 3 else { throw LaminaError(.internal, "git setup failed: \(result.output)") }
+        guard result.status == 0, lines.count == 3 else {
+            throw LaminaError(.internal, "git setup failed: \(result.output)")
+        }
         return (lines[0], lines[1], lines[2])
     }
 
@@ -199,65 +209,75 @@ struct PipelineBuiltinTests {
             let url = "file://\(directory.path)/repo"
 
             // A tag into the working directory, keeping what is there.
-            var result = try Self.runSteps(try Self.steps("""
-                  - uses: git-checkout
-                    with:
-                      repository: \(url)
-                      tag: "1.0"
-                      expected-commit: \(commits.first)
-                """), workspace: workspace)
+            var result = try Self.runSteps(
+                try Self.steps(
+                    """
+                      - uses: git-checkout
+                        with:
+                          repository: \(url)
+                          tag: "1.0"
+                          expected-commit: \(commits.first)
+                    """), workspace: workspace)
             #expect(result.status == 0, "\(result.output)")
             #expect(try String(contentsOfFile: workspace + "/file", encoding: .utf8) == "one\n")
             #expect(FileManager.default.fileExists(atPath: workspace + "/existing"))
 
             // An annotated tag named by its tag object: accepted with a warning; into a destination folder.
-            result = try Self.runSteps(try Self.steps("""
-                  - uses: git-checkout
-                    working-directory: sub
-                    with:
-                      repository: \(url)
-                      tag: "2.0"
-                      expected-commit: \(commits.tagObject)
-                      destination: dest
-                """), workspace: workspace)
+            result = try Self.runSteps(
+                try Self.steps(
+                    """
+                      - uses: git-checkout
+                        working-directory: sub
+                        with:
+                          repository: \(url)
+                          tag: "2.0"
+                          expected-commit: \(commits.tagObject)
+                          destination: dest
+                    """), workspace: workspace)
             #expect(result.status == 0, "\(result.output)")
             #expect(result.output.contains("annotated tag object"))
             #expect(try String(contentsOfFile: workspace + "/sub/dest/file", encoding: .utf8) == "two\n")
 
             // A branch pinned to an older commit: full history, reset to it.
-            result = try Self.runSteps(try Self.steps("""
-                  - uses: git-checkout
-                    with:
-                      repository: \(url)
-                      branch: main
-                      expected-commit: \(commits.first)
-                      destination: pinned
-                """), workspace: workspace)
+            result = try Self.runSteps(
+                try Self.steps(
+                    """
+                      - uses: git-checkout
+                        with:
+                          repository: \(url)
+                          branch: main
+                          expected-commit: \(commits.first)
+                          destination: pinned
+                    """), workspace: workspace)
             #expect(result.status == 0, "\(result.output)")
             #expect(try String(contentsOfFile: workspace + "/pinned/file", encoding: .utf8) == "one\n")
 
             // The wrong commit for a tag fails.
-            result = try Self.runSteps(try Self.steps("""
-                  - uses: git-checkout
-                    with:
-                      repository: \(url)
-                      tag: "2.0"
-                      expected-commit: \(commits.first)
-                      destination: wrong
-                """), workspace: workspace)
+            result = try Self.runSteps(
+                try Self.steps(
+                    """
+                      - uses: git-checkout
+                        with:
+                          repository: \(url)
+                          tag: "2.0"
+                          expected-commit: \(commits.first)
+                          destination: wrong
+                    """), workspace: workspace)
             #expect(result.status != 0)
             #expect(result.output.contains("tag 2.0 is commit \(commits.second), expected \(commits.first)"))
 
             // Branch tip required but not matching.
-            result = try Self.runSteps(try Self.steps("""
-                  - uses: git-checkout
-                    with:
-                      repository: \(url)
-                      branch: main
-                      expected-commit: \(commits.first)
-                      expected-commit-is-branch-tip: true
-                      destination: tip
-                """), workspace: workspace)
+            result = try Self.runSteps(
+                try Self.steps(
+                    """
+                      - uses: git-checkout
+                        with:
+                          repository: \(url)
+                          branch: main
+                          expected-commit: \(commits.first)
+                          expected-commit-is-branch-tip: true
+                          destination: tip
+                    """), workspace: workspace)
             #expect(result.status != 0)
             #expect(result.output.contains("not the expected commit"))
         }
@@ -272,29 +292,36 @@ struct PipelineBuiltinTests {
             let second = "--- a/greeting\n+++ b/greeting\n@@ -1 +1,2 @@\n hello world\n+bye\n"
             try first.write(toFile: workspace + "/one.patch", atomically: true, encoding: .utf8)
             try second.write(toFile: workspace + "/two.patch", atomically: true, encoding: .utf8)
-            var result = try Self.runSteps(try Self.steps("""
-                  - uses: patch
-                    with:
-                      patches: one.patch two.patch
-                """), workspace: workspace)
+            var result = try Self.runSteps(
+                try Self.steps(
+                    """
+                      - uses: patch
+                        with:
+                          patches: one.patch two.patch
+                    """), workspace: workspace)
             #expect(result.status == 0, "\(result.output)")
             #expect(try String(contentsOfFile: workspace + "/greeting", encoding: .utf8) == "hello world\nbye\n")
 
             // Reverted via a series file with a comment line; a missing series file fails.
             try "hello\n".write(toFile: workspace + "/greeting", atomically: true, encoding: .utf8)
-            try "# the series\none.patch -p1\ntwo.patch\n".write(toFile: workspace + "/series", atomically: true, encoding: .utf8)
-            result = try Self.runSteps(try Self.steps("""
-                  - uses: patch
-                    with:
-                      series: series
-                """), workspace: workspace)
+            try "# the series\none.patch -p1\ntwo.patch\n".write(
+                toFile: workspace + "/series", atomically: true, encoding: .utf8)
+            result = try Self.runSteps(
+                try Self.steps(
+                    """
+                      - uses: patch
+                        with:
+                          series: series
+                    """), workspace: workspace)
             #expect(result.status == 0, "\(result.output)")
             #expect(try String(contentsOfFile: workspace + "/greeting", encoding: .utf8) == "hello world\nbye\n")
-            result = try Self.runSteps(try Self.steps("""
-                  - uses: patch
-                    with:
-                      series: nowhere
-                """), workspace: workspace)
+            result = try Self.runSteps(
+                try Self.steps(
+                    """
+                      - uses: patch
+                        with:
+                          series: nowhere
+                    """), workspace: workspace)
             #expect(result.status != 0)
         }
     }
@@ -304,10 +331,16 @@ struct PipelineBuiltinTests {
         try TemporaryDirectory.withSync { directory in
             let workspace = directory.path
             let setup = try Self.run(
-                "/bin/sh", ["-c", "mkdir -p thing-1.0/src && echo x > thing-1.0/src/a && tar -czf thing-1.0.tar.gz thing-1.0 && rm -r thing-1.0"],
+                "/bin/sh",
+                [
+                    "-c",
+                    "mkdir -p thing-1.0/src && echo x > thing-1.0/src/a && "
+                        + "tar -czf thing-1.0.tar.gz thing-1.0 && rm -r thing-1.0",
+                ],
                 in: workspace)
             #expect(setup.status == 0)
-            let steps = try Self.steps("""
+            let steps = try Self.steps(
+                """
                   - uses: fetch
                     with:
                       uri: https://example.com/dl/thing-${{package.version}}.tar.gz

@@ -97,15 +97,20 @@ struct PipelineCompilerTests {
         let plan = try Self.compile(Self.demo)
         #expect(plan.main.name == "demo")
         #expect(plan.main.outputDirectory == "/home/build/melange-out/demo")
-        #expect(plan.main.steps.map(\.name) == ["greet", "autoconf/make", "echo 1.2.3-r4 > out",
-            "echo /home/build/melange-out/demo /home/build/melange-out/demo amd64 x86_64-p..."])
-        #expect(Self.runScripts(plan.main.steps) == [
-            "echo \"hello, world\" > /home/build/melange-out/demo/greeting",
-            "make -C '.' -j\"$(nproc)\" V=1 WHO=world \n",
-            "echo 1.2.3-r4 > out",
-            "echo /home/build/melange-out/demo /home/build/melange-out/demo amd64 x86_64-pc-linux-gnu",
-        ])
-        #expect(plan.main.steps.map(\.workingDirectory) == ["/home/build", "/home/build", "/home/build/src", "/tmp/abs2"])
+        #expect(
+            plan.main.steps.map(\.name) == [
+                "greet", "autoconf/make", "echo 1.2.3-r4 > out",
+                "echo /home/build/melange-out/demo /home/build/melange-out/demo amd64 x86_64-p...",
+            ])
+        #expect(
+            Self.runScripts(plan.main.steps) == [
+                "echo \"hello, world\" > /home/build/melange-out/demo/greeting",
+                "make -C '.' -j\"$(nproc)\" V=1 WHO=world \n",
+                "echo 1.2.3-r4 > out",
+                "echo /home/build/melange-out/demo /home/build/melange-out/demo amd64 x86_64-pc-linux-gnu",
+            ])
+        #expect(
+            plan.main.steps.map(\.workingDirectory) == ["/home/build", "/home/build", "/home/build/src", "/tmp/abs2"])
         #expect(plan.main.steps.map { $0.environment["A"] } == [nil, nil, "1", "2"])
         for step in plan.main.steps {
             #expect(step.environment["CFLAGS"] == "-O2")
@@ -124,11 +129,15 @@ struct PipelineCompilerTests {
         // `range` items in key order; `demo-never` is left out by its `if:`.
         #expect(plan.subpackages.map(\.name) == ["demo-a", "demo-b"])
         #expect(plan.subpackages.map(\.description) == ["demo Alpha", "demo Beta"])
-        #expect(Self.runScripts(plan.subpackages.flatMap(\.steps)) == [
-            "echo Alpha /home/build/melange-out/demo-a /home/build/melange-out/demo-a demo-a",
-            "echo Beta /home/build/melange-out/demo-b /home/build/melange-out/demo-b demo-b",
-        ])
-        #expect(plan.subpackages.map(\.outputDirectory) == ["/home/build/melange-out/demo-a", "/home/build/melange-out/demo-b"])
+        #expect(
+            Self.runScripts(plan.subpackages.flatMap(\.steps)) == [
+                "echo Alpha /home/build/melange-out/demo-a /home/build/melange-out/demo-a demo-a",
+                "echo Beta /home/build/melange-out/demo-b /home/build/melange-out/demo-b demo-b",
+            ])
+        #expect(
+            plan.subpackages.map(\.outputDirectory) == [
+                "/home/build/melange-out/demo-a", "/home/build/melange-out/demo-b",
+            ])
         #expect(plan.packagePlans.count == 3)
     }
 
@@ -140,7 +149,10 @@ struct PipelineCompilerTests {
         // split/dev needs busybox, already there.
         #expect(plan.environmentPackages == ["busybox", "make", "figlet"])
         let split = try #require(plan.subpackages.last?.steps.first)
-        guard case .run(let script) = split.action else { Issue.record("not a run step"); return }
+        guard case .run(let script) = split.action else {
+            Issue.record("not a run step")
+            return
+        }
         #expect(script.contains("from='/home/build/melange-out/demo'"))
         #expect(script.contains("to='/home/build/melange-out/demo-never'"))
     }
@@ -172,12 +184,14 @@ struct PipelineCompilerTests {
         """
 
     @Test func unknownInputNamesKeyAndLine() throws {
-        let error = try #require(Self.failure(Self.header + """
-              - uses: greet
-                with:
-                  who: you
-                  colour: red
-            """))
+        let error = try #require(
+            Self.failure(
+                Self.header + """
+                      - uses: greet
+                        with:
+                          who: you
+                          colour: red
+                    """))
         #expect(error.message.contains("pipeline 'greet' has no input 'colour'"))
         #expect(error.message.contains("greeting, tool, who"))
         #expect(error.subject?.hasPrefix("melange.yaml:") == true)
@@ -185,19 +199,23 @@ struct PipelineCompilerTests {
     }
 
     @Test func missingRequiredInput() throws {
-        let error = try #require(Self.failure(Self.header + """
-              - uses: greet
-            """))
+        let error = try #require(
+            Self.failure(
+                Self.header + """
+                      - uses: greet
+                    """))
         #expect(error.message.contains("pipeline 'greet': required input 'who' is missing"))
         #expect(Self.line(of: error) == 5)
     }
 
     @Test func unknownVariableNamesItAndLine() throws {
-        let error = try #require(Self.failure(Self.header + """
-              - runs: echo ok
-              - runs: |
-                  echo ${{vars.nope}}
-            """))
+        let error = try #require(
+            Self.failure(
+                Self.header + """
+                      - runs: echo ok
+                      - runs: |
+                          echo ${{vars.nope}}
+                    """))
         #expect(error.message.contains("unknown variable '${{vars.nope}}'"))
         #expect(error.message.contains("pipeline[1].runs"))
         #expect(Self.line(of: error) == 6)
@@ -210,60 +228,71 @@ struct PipelineCompilerTests {
               - runs: echo ok
               - runs: echo ${{inputs.undeclared}}
             """
-        let error = try #require(Self.failure(Self.header + """
-              - runs: echo first
-              - uses: bad
-            """, files: ["/pipes/bad.yaml": bad]))
-        #expect(error.message.contains("in /pipes/bad.yaml at pipeline[1].runs: unknown variable '${{inputs.undeclared}}'"))
+        let error = try #require(
+            Self.failure(
+                Self.header + """
+                      - runs: echo first
+                      - uses: bad
+                    """, files: ["/pipes/bad.yaml": bad]))
+        #expect(
+            error.message.contains("in /pipes/bad.yaml at pipeline[1].runs: unknown variable '${{inputs.undeclared}}'"))
         #expect(Self.line(of: error) == 6)
     }
 
     @Test func subpackageDirectoryIsUnknownInMainPipeline() throws {
-        let error = try #require(Self.failure(Self.header + """
-              - runs: mkdir ${{targets.subpkgdir}}
-            """))
+        let error = try #require(
+            Self.failure(
+                Self.header + """
+                      - runs: mkdir ${{targets.subpkgdir}}
+                    """))
         #expect(error.message.contains("'${{targets.subpkgdir}}'"))
     }
 
     @Test func missingPipeline() throws {
-        let error = try #require(Self.failure(Self.header + """
-              - uses: test/tw/ldd-check
-            """))
+        let error = try #require(
+            Self.failure(
+                Self.header + """
+                      - uses: test/tw/ldd-check
+                    """))
         #expect(error.code == .notFound)
         #expect(error.message.contains("no pipeline named 'test/tw/ldd-check'"))
         #expect(Self.line(of: error) == 5)
     }
 
     @Test func usesOutsidePipelineDirectoryIsRefused() throws {
-        let error = try #require(Self.failure(Self.header + """
-              - uses: ../etc/passwd
-            """))
+        let error = try #require(
+            Self.failure(
+                Self.header + """
+                      - uses: ../etc/passwd
+                    """))
         #expect(error.message.contains("must not contain '..'"))
     }
 
     @Test func falseConditionSkipsNestedStepsAndNeeds() throws {
-        let plan = try Self.compile(Self.header + """
-              - if: ${{package.name}} == 'other'
-                pipeline:
-                  - uses: greet
-                    with:
-                      who: nobody
-              - runs: echo done
-            """)
+        let plan = try Self.compile(
+            Self.header + """
+                  - if: ${{package.name}} == 'other'
+                    pipeline:
+                      - uses: greet
+                        with:
+                          who: nobody
+                  - runs: echo done
+                """)
         #expect(Self.runScripts(plan.main.steps) == ["echo done"])
         #expect(plan.environmentPackages.isEmpty)
     }
 
     @Test func requiredStepsAssertion() throws {
-        let config = Self.header + """
-              - assertions:
-                  required-steps: 1
-                pipeline:
-                  - if: ${{build.arch}} == 'x86_64'
-                    runs: echo x86
-                  - if: ${{build.arch}} == 'aarch64'
-                    runs: echo arm
-            """
+        let config =
+            Self.header + """
+                  - assertions:
+                      required-steps: 1
+                    pipeline:
+                      - if: ${{build.arch}} == 'x86_64'
+                        runs: echo x86
+                      - if: ${{build.arch}} == 'aarch64'
+                        runs: echo arm
+                """
         #expect(Self.runScripts(try Self.compile(config).main.steps) == ["echo x86"])
         let context = BuildContext(architecture: try Architecture("s390x"))
         #expect(throws: LaminaError.self) { try Self.compile(config, context: context) }
@@ -278,21 +307,25 @@ struct PipelineCompilerTests {
             pipeline:
               - runs: wget ${{inputs.uri}}
             """
-        let plan = try Self.compile(Self.header + """
-              - uses: fetch
-                with:
-                  uri: https://example.com/x.tgz
-            """, files: ["/pipes/fetch.yaml": custom])
-        #expect(plan.main.steps == [
-            CompiledStep(
-                name: "fetch", action: .run(script: "wget https://example.com/x.tgz"), workingDirectory: "/home/build",
-                environment: plan.environment)
-        ])
+        let plan = try Self.compile(
+            Self.header + """
+                  - uses: fetch
+                    with:
+                      uri: https://example.com/x.tgz
+                """, files: ["/pipes/fetch.yaml": custom])
+        #expect(
+            plan.main.steps == [
+                CompiledStep(
+                    name: "fetch", action: .run(script: "wget https://example.com/x.tgz"),
+                    workingDirectory: "/home/build",
+                    environment: plan.environment)
+            ])
     }
 
     @Test func fetchActionShape() throws {
         let sha = String(repeating: "ab", count: 32)
-        let plan = try Self.compile("""
+        let plan = try Self.compile(
+            """
             package:
               name: hello
               version: 2.12
@@ -309,28 +342,31 @@ struct PipelineCompilerTests {
             uri: "https://example.com/gnu/hello-2.12.tar.gz?download=1", expectedSHA256: sha, expectedSHA512: nil,
             destination: "src/hello-2.12.tar.gz", extract: true, stripComponents: 2, purgeArchive: true,
             purlName: "hello", purlVersion: "2.12")
-        #expect(plan.main.steps.map(\.action) == [
-            .fetch(expectedAction),
-            .run(script: """
-                mkdir -p '.'
-                tar -x --strip-components='2' --no-same-owner -C '.' -f 'hello-2.12.tar.gz'
+        #expect(
+            plan.main.steps.map(\.action) == [
+                .fetch(expectedAction),
+                .run(
+                    script: """
+                        mkdir -p '.'
+                        tar -x --strip-components='2' --no-same-owner -C '.' -f 'hello-2.12.tar.gz'
 
-                """),
-            .run(script: "rm -f 'hello-2.12.tar.gz'\n"),
-        ])
+                        """),
+                .run(script: "rm -f 'hello-2.12.tar.gz'\n"),
+            ])
         #expect(Set(plan.main.steps.map(\.workingDirectory)) == ["/home/build/src"])
         #expect(plan.main.steps.map(\.name) == ["fetch", "fetch", "fetch"])
         #expect(plan.neededPackages == ["busybox"])
     }
 
     @Test func fetchWithoutExtracting() throws {
-        let plan = try Self.compile(Self.header + """
-              - uses: fetch
-                with:
-                  uri: https://example.com/data.bin
-                  expected-sha512: \(String(repeating: "0", count: 128))
-                  extract: false
-            """)
+        let plan = try Self.compile(
+            Self.header + """
+                  - uses: fetch
+                    with:
+                      uri: https://example.com/data.bin
+                      expected-sha512: \(String(repeating: "0", count: 128))
+                      extract: false
+                """)
         #expect(plan.main.steps.count == 1)
         guard case .fetch(let action) = plan.main.steps.first?.action else {
             Issue.record("expected a fetch action")
@@ -343,30 +379,36 @@ struct PipelineCompilerTests {
     }
 
     @Test func fetchNeedsAChecksum() throws {
-        let error = try #require(Self.failure(Self.header + """
-              - uses: fetch
-                with:
-                  uri: https://example.com/x.tar.gz
-            """))
+        let error = try #require(
+            Self.failure(
+                Self.header + """
+                      - uses: fetch
+                        with:
+                          uri: https://example.com/x.tar.gz
+                    """))
         #expect(error.message.contains("needs 'expected-sha256' or 'expected-sha512'"))
-        let short = try #require(Self.failure(Self.header + """
-              - uses: fetch
-                with:
-                  uri: https://example.com/x.tar.gz
-                  expected-sha256: abc
-            """))
+        let short = try #require(
+            Self.failure(
+                Self.header + """
+                      - uses: fetch
+                        with:
+                          uri: https://example.com/x.tar.gz
+                          expected-sha256: abc
+                    """))
         #expect(short.message.contains("expected-sha256"))
         #expect(Self.line(of: short) == 6 || Self.line(of: short) == 7)
     }
 
     @Test func fetchOutsideTheWorkspaceIsRefused() throws {
-        let error = try #require(Self.failure(Self.header + """
-              - uses: fetch
-                working-directory: /tmp
-                with:
-                  uri: https://example.com/x.tar.gz
-                  expected-none: "yes"
-            """))
+        let error = try #require(
+            Self.failure(
+                Self.header + """
+                      - uses: fetch
+                        working-directory: /tmp
+                        with:
+                          uri: https://example.com/x.tar.gz
+                          expected-none: "yes"
+                    """))
         #expect(error.message.contains("must be under /home/build"))
     }
 
@@ -397,35 +439,38 @@ struct PipelineCompilerTests {
         let plain = try Self.compile(yaml)
         #expect(Self.runScripts(plain.main.steps) == ["echo done"])
         #expect(plain.environmentPackages == ["busybox", "openssl"])
-        let fancy = try Self.compile(yaml, context: BuildContext(architecture: try Architecture("amd64"), buildOptions: ["fancy"]))
+        let fancy = try Self.compile(
+            yaml, context: BuildContext(architecture: try Architecture("amd64"), buildOptions: ["fancy"]))
         #expect(Self.runScripts(fancy.main.steps) == ["echo fancy", "echo done"])
         #expect(fancy.environmentPackages == ["busybox", "rustls"])
         #expect(throws: LaminaError.self) {
-            try Self.compile(yaml, context: BuildContext(architecture: try Architecture("amd64"), buildOptions: ["nope"]))
+            try Self.compile(
+                yaml, context: BuildContext(architecture: try Architecture("amd64"), buildOptions: ["nope"]))
         }
     }
 
     @Test func testPipelines() throws {
-        let (configuration, sourceMap) = try BuildConfiguration.prepare(yaml: """
-            package:
-              name: tested
-              version: 1
-            test:
-              environment:
-                contents:
-                  packages: [busybox]
-              pipeline:
-                - runs: tested --version
-            subpackages:
-              - name: tested-dev
-                pipeline:
-                  - uses: split/dev
+        let (configuration, sourceMap) = try BuildConfiguration.prepare(
+            yaml: """
+                package:
+                  name: tested
+                  version: 1
                 test:
+                  environment:
+                    contents:
+                      packages: [busybox]
                   pipeline:
-                    - uses: greet
-                      with:
-                        who: dev
-            """)
+                    - runs: tested --version
+                subpackages:
+                  - name: tested-dev
+                    pipeline:
+                      - uses: split/dev
+                    test:
+                      pipeline:
+                        - uses: greet
+                          with:
+                            who: dev
+                """)
         let tests = try PipelineCompiler(
             configuration: configuration, sourceMap: sourceMap,
             context: BuildContext(architecture: try Architecture("aarch64"), pipelineDirectories: ["/pipes"]),
@@ -436,8 +481,9 @@ struct PipelineCompilerTests {
         #expect(tests.main.map { Self.runScripts($0.steps) } == ["tested --version"])
         #expect(tests.subpackages.map(\.packageName) == ["tested-dev"])
         #expect(tests.subpackages.first?.environmentPackages == ["tested-dev", "busybox", "figlet", "make"])
-        #expect(tests.subpackages.first.map { Self.runScripts($0.steps) }?.first
-            == "echo \"hello, dev\" > /home/build/melange-out/tested-dev/greeting")
+        #expect(
+            tests.subpackages.first.map { Self.runScripts($0.steps) }?.first
+                == "echo \"hello, dev\" > /home/build/melange-out/tested-dev/greeting")
     }
 
     @Test func buildStepConversion() throws {

@@ -1,8 +1,8 @@
 import Config
 import Foundation
 import LaminaCore
-import Testing
 import TestSupport
+import Testing
 
 @testable import PackageBuilder
 
@@ -72,7 +72,9 @@ struct PipelineTestdataTests {
 
     static func matches(_ outcome: String, _ expected: String?) -> Bool {
         guard let expected else { return outcome == "ok" }
-        if expected.hasPrefix("error: ") { return outcome.hasPrefix("error: ") && outcome.contains(expected.dropFirst(7)) }
+        if expected.hasPrefix("error: ") {
+            return outcome.hasPrefix("error: ") && outcome.contains(expected.dropFirst(7))
+        }
         return outcome == expected
     }
 
@@ -98,7 +100,8 @@ struct PipelineTestdataTests {
         try PipelineCompiler(
             loaded: try BuildConfiguration.load(path: SharedTestData.path(file)),
             context: BuildContext(
-                architecture: try Architecture(architecture), pipelineDirectories: [SharedTestData.path("\(Self.e2e)/pipelines")])
+                architecture: try Architecture(architecture),
+                pipelineDirectories: [SharedTestData.path("\(Self.e2e)/pipelines")])
         ).compile()
     }
 
@@ -117,8 +120,11 @@ struct PipelineTestdataTests {
         #expect(action.expectedSHA256 == "cf04af86dc085268c5f4470fbae49b18afbc221b78096aab842d934a76bad0ab")
         #expect(action.destination == "hello-2.12.tar.gz")
         #expect(action.stripComponents == 1)
-        #expect(plan.main.steps.map { $0.name } == ["fetch", "fetch", "autoconf/configure", "autoconf/make",
-            "autoconf/make-install", "autoconf/make-install", "strip"])
+        #expect(
+            plan.main.steps.map { $0.name } == [
+                "fetch", "fetch", "autoconf/configure", "autoconf/make",
+                "autoconf/make-install", "autoconf/make-install", "strip",
+            ])
         let configure = try #require(plan.main.steps.first { $0.name == "autoconf/configure" }.flatMap(Self.script))
         #expect(configure.contains("--host='x86_64-pc-linux-gnu'"))
         let strip = try #require(plan.main.steps.last)
@@ -183,7 +189,8 @@ struct PipelineTestdataTests {
     /// directory, with how often it appears.
     @Test func missingUsesSurvey() throws {
         var counts: [String: Int] = [:]
-        let local = Set((try? FileManager.default.contentsOfDirectory(atPath: SharedTestData.path("\(Self.e2e)/pipelines"))) ?? [])
+        let local = Set(
+            (try? FileManager.default.contentsOfDirectory(atPath: SharedTestData.path("\(Self.e2e)/pipelines"))) ?? [])
         for file in Self.configs {
             let text = try String(contentsOfFile: SharedTestData.path(file), encoding: .utf8)
             for line in text.split(separator: "\n") {

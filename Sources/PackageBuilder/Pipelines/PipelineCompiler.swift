@@ -58,7 +58,8 @@ public struct PipelineCompiler: Sendable {
     public func compile() throws -> BuildPlan {
         let build = try prepare()
         var session = Session(compiler: self)
-        let base = try baseEnvironment(build.configuration.environment.environment, scope: build.scope,
+        let base = try baseEnvironment(
+            build.configuration.environment.environment, scope: build.scope,
             at: Location(ConfigPath([.key("environment"), .key("environment")])))
 
         var mainSteps: [CompiledStep] = []
@@ -326,7 +327,8 @@ struct Location {
         func extend(_ base: ConfigPath) -> ConfigPath {
             var result = base
             for component in key {
-                if component.hasPrefix("["), component.hasSuffix("]"), let index = Int(component.dropFirst().dropLast()) {
+                if component.hasPrefix("["), component.hasSuffix("]"), let index = Int(component.dropFirst().dropLast())
+                {
                     result = result.appending(index)
                 } else {
                     result = result.appending(component)
@@ -402,9 +404,10 @@ struct Session {
 
     /// Compiles one step and what is nested in it.
     /// - Returns: whether the step's own condition holds (for `assertions.required-steps` of its parent).
-    mutating func compile(_ original: Pipeline, at location: Location, frame parent: Frame,
-        into output: inout [CompiledStep]) throws -> Bool
-    {
+    mutating func compile(
+        _ original: Pipeline, at location: Location, frame parent: Frame,
+        into output: inout [CompiledStep]
+    ) throws -> Bool {
         var step = original
         var definition: PipelineDefinition?
         if !step.uses.isEmpty, step.pipeline.isEmpty {
@@ -412,7 +415,8 @@ struct Session {
             for key in step.with.keys.sorted() where loaded.pipeline.inputs[key] == nil {
                 let declared = loaded.pipeline.inputs.keys.sorted().joined(separator: ", ")
                 throw location.error(
-                    "pipeline '\(step.uses)' has no input '\(key)' (its inputs: \(declared.isEmpty ? "none" : declared))",
+                    "pipeline '\(step.uses)' has no input '\(key)' "
+                        + "(its inputs: \(declared.isEmpty ? "none" : declared))",
                     key: ["with", key], sourceMap: sourceMap)
             }
             step.inputs = loaded.pipeline.inputs
@@ -461,8 +465,11 @@ struct Session {
             if active { needs.append(name) }
         }
 
-        let script = step.runs.isEmpty ? "" : try compiler.substitute(
-            step.runs, scope, at: original.runs.isEmpty ? inner : location, key: ["runs"])
+        let script =
+            step.runs.isEmpty
+            ? ""
+            : try compiler.substitute(
+                step.runs, scope, at: original.runs.isEmpty ? inner : location, key: ["runs"])
         let name: String
         if !step.name.isEmpty {
             name = (try? scope.apply(step.name)) ?? step.name
@@ -529,12 +536,14 @@ struct Session {
         let stripText = try input("strip-components")
         guard let strip = Int(stripText), strip >= 0 else {
             throw location.error(
-                "strip-components must be a non-negative integer, got '\(stripText)'", key: ["with", "strip-components"],
+                "strip-components must be a non-negative integer, got '\(stripText)'",
+                key: ["with", "strip-components"],
                 sourceMap: sourceMap)
         }
         let file = Self.fileName(ofURI: uri)
         guard !file.isEmpty, file != ".", file != ".." else {
-            throw location.error("cannot name the downloaded file after uri '\(uri)'", key: ["with", "uri"],
+            throw location.error(
+                "cannot name the downloaded file after uri '\(uri)'", key: ["with", "uri"],
                 sourceMap: sourceMap)
         }
         let workspace = SandboxConfiguration.workspacePath
@@ -545,7 +554,8 @@ struct Session {
             relativeDirectory = String(workingDirectory.dropFirst(workspace.count + 1)) + "/"
         } else {
             throw location.error(
-                "fetch downloads into its working directory, which must be under \(workspace), not '\(workingDirectory)'",
+                "fetch downloads into its working directory, which must be under \(workspace), "
+                    + "not '\(workingDirectory)'",
                 key: ["working-directory"], sourceMap: sourceMap)
         }
         return FetchAction(

@@ -40,9 +40,10 @@ public struct PipelineLoader: Sendable {
     /// `uses:` name → YAML text; by default `BuiltinPipelines.definitions`.
     public var builtins: [String: String]
 
-    public init(readFile: @escaping FileReader = PipelineLoader.readFromDisk,
-        builtins: [String: String] = BuiltinPipelines.definitions)
-    {
+    public init(
+        readFile: @escaping FileReader = PipelineLoader.readFromDisk,
+        builtins: [String: String] = BuiltinPipelines.definitions
+    ) {
         self.readFile = readFile
         self.builtins = builtins
     }
@@ -59,7 +60,9 @@ public struct PipelineLoader: Sendable {
     @Sendable public static func readFromDisk(_ path: String) throws -> String? {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { return nil }
-        if isDirectory.boolValue { throw LaminaError(.invalidInput, "is a directory, not a pipeline file", subject: path) }
+        if isDirectory.boolValue {
+            throw LaminaError(.invalidInput, "is a directory, not a pipeline file", subject: path)
+        }
         guard let data = FileManager.default.contents(atPath: path) else {
             throw LaminaError(.io, "cannot read the pipeline file", subject: path)
         }
@@ -88,9 +91,12 @@ public struct PipelineLoader: Sendable {
             return PipelineDefinition(name: name, origin: .file(path: path), pipeline: pipeline)
         }
         guard let text = builtins[name] else {
-            let searched = directories.isEmpty ? "" : " (searched \(directories.joined(separator: ", ")) and the built-ins)"
-            throw LaminaError(.notFound, "no pipeline named '\(name)'\(searched); built-in pipelines: "
-                + builtins.keys.sorted().joined(separator: ", "))
+            let searched =
+                directories.isEmpty ? "" : " (searched \(directories.joined(separator: ", ")) and the built-ins)"
+            throw LaminaError(
+                .notFound,
+                "no pipeline named '\(name)'\(searched); built-in pipelines: "
+                    + builtins.keys.sorted().joined(separator: ", "))
         }
         let pipeline = try Pipeline.decodeDefinition(yaml: text, file: "builtin:\(name).yaml")
         return PipelineDefinition(name: name, origin: .builtin, pipeline: pipeline)
