@@ -2,8 +2,8 @@ import Config
 import Foundation
 import LaminaCore
 import Sandbox
-import Testing
 import TestSupport
+import Testing
 
 @testable import PackageBuilder
 
@@ -154,7 +154,8 @@ struct PipelineBusyboxTests {
             let out = workspace + "/melange-out"
             let expected = [
                 "thing-static/usr/lib/libthing.a", "thing-dev/usr/include/thing.h",
-                "thing-dev/usr/lib/pkgconfig/thing.pc", "thing-dev/usr/bin/thing-config", "thing-dev/usr/lib/libthing.so",
+                "thing-dev/usr/lib/pkgconfig/thing.pc", "thing-dev/usr/bin/thing-config",
+                "thing-dev/usr/lib/libthing.so",
                 "thing-doc/usr/share/man/man1/thing.1", "thing-lang/usr/share/locale/de/LC_MESSAGES/thing.mo",
                 "thing-libs/usr/lib/libthing.so.1", "thing-bin/usr/bin/thing", "thing/usr/share/thing/data",
             ]
@@ -162,7 +163,8 @@ struct PipelineBusyboxTests {
             #expect(
                 (try? FileManager.default.destinationOfSymbolicLink(atPath: "\(out)/thing-dev/usr/lib/libthing.so"))
                     == "libthing.so.1")
-            for gone in ["usr/include", "usr/lib/pkgconfig", "usr/share/man", "usr/share/locale", "usr/bin", "usr/lib"] {
+            for gone in ["usr/include", "usr/lib/pkgconfig", "usr/share/man", "usr/share/locale", "usr/bin", "usr/lib"]
+            {
                 #expect(!Self.exists("\(main)/\(gone)"), "\(gone) still in the main package")
             }
         }
