@@ -207,6 +207,25 @@ struct EmitIndexTests {
         #expect(packages[0]["DataHash"] as? String == second.info.dataHash)
     }
 
+    @Test func concurrentUpdatesLoseNoPackage() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let repository = dir.file("packages")
+        let paths = try (0..<6).map { try emit("pkg\($0)", in: dir, repository: repository).path }
+        let updater = try self.updater
+        let failures = Mutex<[String]>([])
+        DispatchQueue.concurrentPerform(iterations: paths.count) { i in
+            do {
+                try updater.update(repositoryDirectory: repository, architecture: "x86_64", adding: [paths[i]])
+            } catch {
+                failures.withLock { $0.append("\(error)") }
+            }
+        }
+        #expect(failures.withLock { $0 }.isEmpty)
+        let index = try APKIndex.read(path: repository + "/x86_64/APKINDEX.tar.gz")
+        #expect(index.packages.map(\.name) == (0..<6).map { "pkg\($0)" })
+    }
+
     @Test func apkSortOrder() {
         let names = [("b", "1"), ("B", "1"), ("a", "2.0"), ("a", "10.0"), ("a", "2.0_rc1"), ("A", "1")]
         let sorted = RepositoryIndexUpdater.sortedForIndex(names.map { PackageInfo(name: $0.0, version: $0.1) })

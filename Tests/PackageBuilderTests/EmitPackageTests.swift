@@ -96,6 +96,13 @@ struct EmitPackageTests {
         #expect(described.licenseDeclared == "MIT")
         #expect(described.supplier == "Organization: Wolfi")
         #expect(described.purl == "pkg:apk/wolfi/foo@1.0.0-r3?arch=x86_64&distro=wolfi")
+        // An image built from the package copies the described package into the image SBOM, as apko does.
+        let image = try ImageSBOM.image(
+            ImageSBOM.Input(
+                imageDigest: nil, layers: [ImageSBOM.Layer(digest: nil, mediaType: "layer")], architecture: .x86_64,
+                operatingSystem: .unknown, created: "1970-01-01T00:00:00Z",
+                packages: [InstalledPackage(name: "foo", version: "1.0.0-r3", architecture: "x86_64", embeddedSBOM: document)]))
+        #expect(image.packages.contains { $0.purl == described.purl && $0.licenseDeclared == "MIT" })
         // The folders the SBOM needed are in the package, with directory modes.
         let files = try PackageReader().read(path: emitted.path, listFiles: true).files
         let sbomDir = try #require(files.first { $0.entry.path == "var/lib/db/sbom" })

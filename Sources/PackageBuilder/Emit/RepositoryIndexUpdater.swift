@@ -73,6 +73,14 @@ public struct RepositoryIndexUpdater: Sendable {
         indexPath: String, adding packages: [String], architecture: String?, merge: Bool = true,
         jsonPath: String? = nil
     ) throws -> APKIndex {
+        // Builds running side by side update the same index: hold an exclusive lock on its folder for the
+        // read-merge-write (flock on the directory itself, so no lock file is left in the repository).
+        let folder = (indexPath as NSString).deletingLastPathComponent
+        let lock = open(folder.isEmpty ? "." : folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if lock >= 0 {
+            while flock(lock, LOCK_EX) != 0 && errno == EINTR {}
+        }
+        defer { if lock >= 0 { close(lock) } }
         var existing: [PackageInfo] = []
         var indexDescription = description
         if merge, FileManager.default.fileExists(atPath: indexPath) {
