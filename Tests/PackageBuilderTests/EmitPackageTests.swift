@@ -214,6 +214,30 @@ struct EmitPackageTests {
         #expect(info.provides.map(\.description) == testCase.provides)
     }
 
+    /// Packages built by melange, unpacked and packaged again: the generated dependencies match melange's.
+    @Test(arguments: [
+        "chainguard-dev+apko/pkg/apk/apk/testdata/hello-wolfi-2.12.1-r0.apk",
+        "chainguard-dev+melange/pkg/sca/testdata/ruby3.2-base64-0.2.0-r2.apk",
+    ])
+    func reemittedMelangePackageGetsMelangesDependencies(_ apk: String) throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let original = try EmitFixtures.unpack(apk, into: dir.file("destdir"))
+        let dash = try #require(original.version.range(of: "-r", options: .backwards))
+        let metadata = PackageMetadata(
+            name: original.name, version: String(original.version[..<dash.lowerBound]),
+            epoch: try #require(UInt64(original.version[dash.upperBound...])), license: original.license,
+            architecture: try #require(original.arch))
+        let emitted = try emit(dir.file("destdir"), metadata, into: dir.file("packages"))
+        let info = try PackageReader().read(path: emitted.path).info
+        #expect(info.depends == original.depends)
+        #expect(info.provides == original.provides)
+        #expect(info.nameVersion == original.nameVersion)
+        // (melange's `size` also counts the folders' on-disk sizes, so it is not compared.)
+        let sbom = try #require(try EmitFixtures.dataFile(metadata.sbomPath, in: emitted.path))
+        #expect(try SPDXJSON.decode(sbom, what: "sbom").name == "apk-\(original.nameVersion)")
+    }
+
     @Test func subpackageFromItsOwnFolder() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }

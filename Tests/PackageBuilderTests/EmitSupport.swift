@@ -93,6 +93,31 @@ enum EmitFixtures {
         return bytes
     }
 
+    /// Unpacks the data of the package at `apk` (a path in the shared test data) into `root` with our
+    /// `PackageReader`, leaving out its SBOM; returns its `.PKGINFO` fields.
+    static func unpack(_ apk: String, into root: String) throws -> PackageInfo {
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        let archive = try PackageReader().read(path: SharedTestData.path(apk)) { entry, tar in
+            guard !entry.path.hasPrefix("var/lib/db/sbom") else { return }
+            let target = root + "/" + entry.path
+            switch entry.kind {
+            case .directory:
+                try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true)
+                chmod(target, mode_t(entry.mode & 0o7777))
+            case .regular:
+                try Data(try tar.readContent(limit: 64 << 20)).write(to: URL(fileURLWithPath: target))
+                chmod(target, mode_t(entry.mode & 0o7777))
+            case .symbolicLink:
+                try FileManager.default.createSymbolicLink(atPath: target, withDestinationPath: entry.linkTarget)
+            case .hardLink:
+                try FileManager.default.linkItem(atPath: root + "/" + entry.linkTarget, toPath: target)
+            default:
+                break
+            }
+        }
+        return archive.info
+    }
+
     static func bytes(_ path: String) throws -> [UInt8] { Array(try Data(contentsOf: URL(fileURLWithPath: path))) }
 }
 
