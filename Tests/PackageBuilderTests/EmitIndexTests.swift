@@ -243,3 +243,21 @@ final class EventLog: Sendable {
         }
     }
 }
+
+struct EmitIndexJSONTests {
+    @Test func goStyleEscapingAndNulls() {
+        let info = PackageInfo(
+            name: "a&b", version: "1-r0", arch: "x86_64", maintainer: "Me <me@example.com>", fileSize: 10,
+            depends: [Dependency(name: "so:libc.so.6")], triggers: [])
+        let text = String(decoding: IndexJSON.encode(APKIndex(packages: [info], description: "v1\n")), as: UTF8.self)
+        #expect(text.contains(#""Name": "a\u0026b""#))
+        #expect(text.contains(#""Maintainer": "Me \u003cme@example.com\u003e""#))
+        #expect(text.contains(#""Description": "v1\n""#))
+        #expect(text.contains("\"Dependencies\": [\n        \"so:libc.so.6\"\n      ]"))
+        #expect(text.contains(#""Checksum": null"#))
+        #expect(text.contains(#""Provides": null"#))
+        #expect(text.hasPrefix("{\n  \"Signature\": null,\n  \"Description\""))
+        #expect(text.hasSuffix("}\n"))
+        #expect(String(decoding: IndexJSON.encode(APKIndex(packages: [])), as: UTF8.self).contains(#""Packages": null"#))
+    }
+}

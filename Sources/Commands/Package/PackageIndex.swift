@@ -30,7 +30,9 @@ struct PackageIndex: AsyncParsableCommand {
             signingKeys: keys, algorithms: signSHA1 ? [.rsaSHA256, .rsaSHA1] : [.rsaSHA256], description: description,
             progress: { event in if case .warning(let text) = event { logger.warn(text) } })
         let outputDir = (output as NSString).deletingLastPathComponent
-        if !outputDir.isEmpty { try FileManager.default.createDirectory(atPath: outputDir, withIntermediateDirectories: true) }
+        if !outputDir.isEmpty {
+            try FileManager.default.createDirectory(atPath: outputDir, withIntermediateDirectories: true)
+        }
         let index = try updater.update(indexPath: output, adding: packages, architecture: expectedArch, merge: merge)
         global.logger.result("wrote \(output) (\(index.packages.count) packages)")
     }

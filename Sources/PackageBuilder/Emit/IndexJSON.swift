@@ -139,7 +139,7 @@ enum OrderedJSON {
             case "<", ">", "&", "\u{2028}", "\u{2029}":
                 let value = scalar.value
                 out += Array("\\u".utf8)
-                out += [hex[Int(value >> 12 & 15)], hex[Int(value >> 8 & 15)], hex[Int(value >> 4 & 15)], hex[Int(value & 15)]]
+                for shift in [12, 8, 4, 0] { out.append(hex[Int(value >> UInt32(shift) & 15)]) }
             default:
                 if scalar.value < 0x20 {
                     out += Array("\\u00".utf8) + [hex[Int(scalar.value >> 4)], hex[Int(scalar.value & 15)]]

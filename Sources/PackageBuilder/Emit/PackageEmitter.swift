@@ -185,7 +185,8 @@ struct InsertedFile {
                     continue
                 }
                 guard mkdir(current, 0o755) == 0 else {
-                    throw LaminaError(.io, "cannot create folder: \(String(cString: strerror(errno)))", subject: current)
+                    let reason = String(cString: strerror(errno))
+                    throw LaminaError(.io, "cannot create folder: \(reason)", subject: current)
                 }
                 chmod(current, 0o755)
                 created.append(current)

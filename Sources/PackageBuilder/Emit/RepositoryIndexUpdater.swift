@@ -46,12 +46,15 @@ public struct RepositoryIndexUpdater: Sendable {
     /// - Returns: the index as written.
     /// - Throws: see ``update(indexPath:adding:architecture:merge:jsonPath:)``.
     @discardableResult
-    public func update(repositoryDirectory: String, architecture: String, adding packages: [String]) throws -> APKIndex {
+    public func update(repositoryDirectory: String, architecture: String, adding packages: [String]) throws
+        -> APKIndex
+    {
         let folder = "\(repositoryDirectory)/\(architecture)"
         do {
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         } catch {
-            throw LaminaError(.io, "cannot create the repository folder: \(error.localizedDescription)", subject: folder)
+            throw LaminaError(
+                .io, "cannot create the repository folder: \(error.localizedDescription)", subject: folder)
         }
         return try update(
             indexPath: folder + "/APKINDEX.tar.gz", adding: packages, architecture: architecture, merge: true,
