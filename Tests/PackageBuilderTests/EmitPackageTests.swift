@@ -254,6 +254,29 @@ struct EmitPackageTests {
         #expect(emitted.path.hasSuffix("/x86_64/foo-doc-1.0.0-r3.apk"))
     }
 
+    /// A `-dev` subpackage's `libz.so` link depends on the library's soname found in its sibling.
+    @Test func devSubpackageLinkDependsOnTheSiblingsLibrary() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let main = dir.file("zlib")
+        try EmitFixtures.extract(["lib/libz.so.1.3.1"], into: main)
+        let dev = dir.file("zlib-dev")
+        try FileManager.default.createDirectory(atPath: dev + "/lib", withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: dev + "/lib/libz.so", withDestinationPath: "libz.so.1.3.1")
+        let metadata = PackageMetadata(name: "zlib-dev", version: "1.3.1", architecture: "x86_64", origin: "zlib")
+        let relatives = [
+            PackageTree(name: "zlib", root: URL(fileURLWithPath: main)),
+            PackageTree(name: "zlib-dev", root: URL(fileURLWithPath: dev)),
+        ]
+        let withSibling = try PackageEmitter().emit(
+            directory: dev, metadata: metadata, repositoryDirectory: dir.file("a"), clock: Self.clock, signingKey: nil,
+            relatives: relatives)
+        #expect(try PackageReader().read(path: withSibling.path).info.depends.map(\.description) == ["so:libz.so.1"])
+        let alone = try PackageEmitter().emit(
+            directory: dev, metadata: metadata, repositoryDirectory: dir.file("b"), clock: Self.clock, signingKey: nil)
+        #expect(try PackageReader().read(path: alone.path).info.depends.isEmpty)
+    }
+
     @Test func noarchNeedsARepositoryFolder() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
