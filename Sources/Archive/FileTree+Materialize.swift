@@ -67,7 +67,7 @@ extension FileTree {
     ///   that is not a regular file of the tree; `.io` for failed system calls.
     @discardableResult
     public func materialize(into root: String, options: MaterializeOptions = .init()) throws -> MaterializeReport {
-        try Materializer.write(sortedPaths.compactMap { path in nodes[path].map { (path, $0) } }, into: root, options: options)
+        try Materializer.run(sortedPaths.compactMap { path in nodes[path].map { (path, $0) } }, into: root, options: options)
     }
 }
 
@@ -75,7 +75,7 @@ extension FileTree {
 /// before children) rather than a tree so that its own checks can be tested with entries a
 /// `FileTree` would never hold.
 enum Materializer {
-    static func write(_ entries: [(String, FileNode)], into root: String, options: MaterializeOptions) throws -> MaterializeReport {
+    static func run(_ entries: [(String, FileNode)], into root: String, options: MaterializeOptions) throws -> MaterializeReport {
         var report = MaterializeReport()
         let rootFD = try openEmptyRoot(root)
         defer { close(rootFD) }

@@ -279,7 +279,7 @@ struct DiskEntry: Equatable, CustomStringConvertible {
             try Data("keep".utf8).write(to: URL(fileURLWithPath: outside + "/victim"))
             let root = dir.file("x/y/root")
             let error = try #require(throws: LaminaError.self) {
-                try Materializer.write(test.entries(outside), into: root, options: .init())
+                try Materializer.run(test.entries(outside), into: root, options: .init())
             }
             #expect(error.code == .unsafePath || error.code == .notFound, "\(error)")
             #expect(try FileManager.default.contentsOfDirectory(atPath: outside) == ["victim"])

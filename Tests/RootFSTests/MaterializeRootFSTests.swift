@@ -110,7 +110,7 @@ import Testing
             try builder.writeDatabase(.init(world: ["alpine-baselayout", "tzdata"], repositories: [], keys: [:], architecture: "x86_64"))
             let tree = builder.tree
             #expect(tree.count > 600)
-            #expect(tree["etc/shadow"]?.mode == 0o640 && tree["tmp"]?.mode == 0o1777)
+            #expect(tree["etc/crontabs/root"]?.mode == 0o600 && tree["tmp"]?.mode == 0o1777 && tree["sbin/mkmntdirs"]?.mode == 0o755)
             let root = dir.file("root")
             let report = try tree.materialize(into: root, options: .init(modificationTime: 1_700_000_000))
             #expect(report.files + report.directories + report.symlinks + report.hardlinks == tree.count)
