@@ -123,6 +123,57 @@ import Testing
         }
     }
 
+    /// A writer whose download turns out bad must never touch the entry another writer put in place.
+    /// The server hands client "bad" another package's bytes (size-matched), late, after client "good"
+    /// has cached and returned the real one.
+    @Test func aRejectedWriterDoesNotRemoveAnotherWritersEntry() async throws {
+        try await TemporaryDirectory.with { dir in
+            let repo = try TestRepository(at: dir.file("repo"), packages: Array(Self.packages().prefix(2)))
+            let good = HTTPClientTransport()
+            let bad = HTTPClientTransport(configuration: HTTPTransportConfiguration(userAgent: "tampered-client"))
+            do {
+                try await withTestHTTPServer(root: repo.root) { server in
+                    let real = Array(try Data(contentsOf: URL(fileURLWithPath: repo.root + "/x86_64/p01-1.0-r0.apk")))
+                    let other = Array(try Data(contentsOf: URL(fileURLWithPath: repo.root + "/x86_64/p00-1.0-r0.apk")))
+                    await server.setHandler(method: "GET", path: "/x86_64/p01-1.0-r0.apk") { request in
+                        guard request.header("User-Agent") == "tampered-client" else { return TestHTTPResponse(body: real) }
+                        try? await Task.sleep(for: .milliseconds(600))
+                        return TestHTTPResponse(body: other)
+                    }
+                    let cache = dir.file("cache")
+                    let reference = RepositoryReference(location: server.baseURL)
+                    let goodClient = RepositoryClient(keyring: repo.keyring, cache: try PackageCache(root: cache), transport: good)
+                    let badClient = RepositoryClient(keyring: repo.keyring, cache: try PackageCache(root: cache), transport: bad)
+                    let index = try await goodClient.loadIndex(reference, architecture: "x86_64")
+                    let p01 = try #require(index.packages.first { $0.info.name == "p01" })
+                    var sized = p01
+                    sized.info.fileSize = Int64(other.count)
+
+                    async let rejected: Void = {
+                        let error = await #expect(throws: LaminaError.self) { try await badClient.fetch(sized) }
+                        #expect(error?.code == .checksumMismatch)
+                    }()
+                    try await Task.sleep(for: .milliseconds(100))
+                    let path = try await goodClient.fetch(p01)
+                    #expect(try PackageCache(root: cache).isIntact(path))
+                    await rejected
+                    // The good entry is still there, intact, and nothing temporary is left.
+                    #expect(try PackageCache(root: cache).isIntact(path))
+                    #expect(try PackageReader().read(path: path).identity == p01.info.checksum)
+                    let names = try FileManager.default.contentsOfDirectory(atPath: cache + "/packages").sorted()
+                    let entry = (path as NSString).lastPathComponent
+                    #expect(names == [entry, entry + ".sha256"])
+                }
+            } catch {
+                try? await good.shutdown()
+                try? await bad.shutdown()
+                throw error
+            }
+            try await good.shutdown()
+            try await bad.shutdown()
+        }
+    }
+
     @Test func privateNamesDifferPerWriter() {
         let a = PackageCache.privateName(for: "/c/packages/x.apk", suffix: "download")
         let b = PackageCache.privateName(for: "/c/packages/x.apk", suffix: "download")
