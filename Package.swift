@@ -131,7 +131,7 @@ let package = Package(
         .testTarget(
             name: "APKRepositoryTests", dependencies: ["APKRepository", "APK", "Archive", "HTTPTransport", "TestSupport"],
             swiftSettings: strict),
-        .testTarget(name: "RootFSTests", dependencies: ["RootFS", "APK", "Archive", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "RootFSTests", dependencies: ["RootFS", "APK", "Archive", "Sandbox", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "ConfigTests", dependencies: ["Config", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "OCITests", dependencies: ["OCI", "LaminaCore", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "SBOMTests", dependencies: ["SBOM", "LaminaCore", "TestSupport"], swiftSettings: strict),

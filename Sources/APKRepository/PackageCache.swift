@@ -8,16 +8,46 @@ import LaminaCore
 /// - `indexes/<sha256 of URL>/APKINDEX.tar.gz` (+ `.etag`): the last index fetched from a URL;
 /// - `packages/<sha1 hex of the identity>.apk` (+ `.sha256`): packages by their control checksum.
 ///
-/// Every file is written to a temporary name in its folder and renamed into place, so concurrent
-/// builds sharing the cache never see half-written entries; a package is trusted again only while
-/// its bytes hash to the SHA-256 recorded when it was verified.
+/// Several builds may share the cache at once (threads, or processes). Every file is written under a
+/// name private to its writer (pid + random) in its final folder, verified there, and renamed into
+/// place, so no one ever sees a half-written or unverified entry under a cache name, and a writer only
+/// ever deletes its own temporary files. A package is trusted again only while its bytes hash to the
+/// SHA-256 recorded in its sidecar; readers check that every time, so when two writers race the worst
+/// outcome is a download repeated.
 public struct PackageCache: Sendable {
     public let root: String
 
     public init(root: String) throws {
         self.root = root
-        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        try Self.createDirectory(root)
     }
+
+    /// `mkdir -p` that tolerates another process creating the same folders at the same moment.
+    static func createDirectory(_ path: String) throws {
+        do {
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        } catch {
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue { return }
+            // A parent may have appeared between the check and mkdir: try once more.
+            do {
+                try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+            } catch {
+                if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue { return }
+                throw LaminaError(.io, "cannot create the cache folder: \(error.localizedDescription)", subject: path)
+            }
+        }
+    }
+
+    /// A name next to `path` that no other writer (thread or process) uses: `.<name>.<pid>.<random>.<suffix>`.
+    public static func privateName(for path: String, suffix: String = "tmp") -> String {
+        let ns = path as NSString
+        let random = String(UInt64.random(in: 0...UInt64.max), radix: 16)
+        return ns.deletingLastPathComponent + "/.\(ns.lastPathComponent).\(getpid()).\(random).\(suffix)"
+    }
+
+    /// Whether `name` (a file name in a cache folder) is a writer's temporary file rather than an entry.
+    public static func isTemporaryName(_ name: String) -> Bool { name.hasPrefix(".") }
 
     /// `--cache-dir`, else `$XDG_CACHE_HOME/lamina`, else `~/.cache/lamina`.
     public static func defaultRoot(environment: [String: String]) -> String {
@@ -34,7 +64,7 @@ public struct PackageCache: Sendable {
     }
 
     func prepareDirectory(for path: String) throws {
-        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try Self.createDirectory((path as NSString).deletingLastPathComponent)
     }
 
     func etag(for path: String) -> String? {
@@ -59,12 +89,15 @@ public struct PackageCache: Sendable {
         return hasher.finalize().hex == recorded
     }
 
-    func recordIntact(_ path: String, sha256: Digest) {
-        try? AtomicFileSink.write(Array(sha256.hex.utf8), to: path + ".sha256")
-    }
-
-    func discard(_ path: String) {
-        unlink(path)
-        unlink(path + ".sha256")
+    /// Puts a verified private file (see `privateName`) in place as the entry `path`: the sidecar
+    /// first, then the file, each renamed atomically. A reader that sees the new sidecar with an
+    /// older file finds the hashes differ and downloads again; it never trusts unverified bytes.
+    func install(_ privatePath: String, as path: String, sha256: Digest) throws {
+        try AtomicFileSink.write(Array(sha256.hex.utf8), to: path + ".sha256")
+        guard rename(privatePath, path) == 0 else {
+            let reason = String(cString: strerror(errno))
+            unlink(privatePath)
+            throw LaminaError(.io, "cannot rename \(privatePath) into place: \(reason)", subject: path)
+        }
     }
 }

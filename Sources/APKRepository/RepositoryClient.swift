@@ -165,13 +165,24 @@ public struct RepositoryClient: Sendable {
                 throw LaminaError(.notFound, "--offline and \(package.info.nameVersion) is not cached", subject: package.repository.redacted)
             }
             try cache.prepareDirectory(for: cached)
-            downloads.append((i, DownloadRequest(url: package.location, path: cached, expected: ExpectedContent(size: package.info.fileSize))))
+            // Downloaded under a name private to this writer, verified, then renamed into place.
+            let download = PackageCache.privateName(for: cached, suffix: "download")
+            downloads.append((i, DownloadRequest(url: package.location, path: download, expected: ExpectedContent(size: package.info.fileSize))))
         }
         if !downloads.isEmpty {
-            guard let transport else { throw LaminaError(.internal, "no HTTP transport configured") }
-            let results = try await transport.downloadAll(downloads.map(\.1), maxConcurrent: maxConcurrentDownloads, progress: progress)
+            guard let transport, let cache else { throw LaminaError(.internal, "no HTTP transport configured") }
+            let results: [DownloadResult]
+            do {
+                results = try await transport.downloadAll(downloads.map(\.1), maxConcurrent: maxConcurrentDownloads, progress: progress)
+            } catch {
+                for (_, request) in downloads { unlink(request.path) }
+                throw error
+            }
+            var failure: (any Error)?
             for ((i, request), result) in zip(downloads, results) {
                 let package = packages[i]
+                guard let identity = package.info.checksum else { continue }
+                let cached = cache.packagePath(identity: identity)
                 do {
                     let archive = try PackageReader().read(path: result.path)
                     if archive.identity != package.info.checksum {
@@ -183,13 +194,15 @@ public struct RepositoryClient: Sendable {
                     if let expected = archive.info.dataHash, expected != archive.dataDigest?.hex {
                         throw LaminaError(.checksumMismatch, "datahash mismatch", subject: RepositoryReference.redact(request.url))
                     }
-                    cache?.recordIntact(result.path, sha256: result.sha256)
+                    try cache.install(result.path, as: cached, sha256: result.sha256)
                 } catch {
-                    cache?.discard(result.path)
-                    throw error
+                    unlink(result.path)
+                    if failure == nil { failure = error }
+                    continue
                 }
-                paths[i] = result.path
+                paths[i] = cached
             }
+            if let failure { throw failure }
         }
         return paths.map { $0! }
     }

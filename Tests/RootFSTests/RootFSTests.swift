@@ -122,3 +122,32 @@ import Testing
         #expect(entries.allSatisfy { $0.modificationTime == 7 })
     }
 }
+
+@Suite struct RootFSTriggerTests {
+    @Test func triggersAreRecordedInTheDatabase() throws {
+        try TemporaryDirectory.withSync { dir in
+            let src = dir.file("src")
+            try FileManager.default.createDirectory(atPath: src + "/usr/share/fonts", withIntermediateDirectories: true)
+            try Data("font".utf8).write(to: URL(fileURLWithPath: src + "/usr/share/fonts/a.ttf"))
+            var info = PackageInfo(name: "fonts", version: "1.0-r0", arch: "x86_64")
+            info.triggers = ["/usr/share/fonts/*", "/usr/lib/fonts"]
+            let apk = dir.file("fonts.apk")
+            let written = try PackageWriter(info: info, scripts: ["trigger": "#!/bin/sh\nfc-cache\n"], clock: BuildClock(epoch: 0), signingKeys: [])
+                .write(directory: src, to: apk)
+            let plain = dir.file("plain.apk")
+            try PackageWriter(info: PackageInfo(name: "plain", version: "1-r0", arch: "x86_64"), clock: BuildClock(epoch: 0), signingKeys: [])
+                .write(directory: src, to: plain)
+            var builder = try RootFSBuilder(spillDirectory: dir.path)
+            try builder.install(packageAt: plain)
+            try builder.install(packageAt: apk)
+            #expect(builder.installed[1].info.triggers == ["/usr/share/fonts/*", "/usr/lib/fonts"])
+            try builder.writeDatabase(.init(world: ["fonts"], repositories: [], keys: [:], architecture: "x86_64"))
+            let triggers = String(decoding: try builder.tree["lib/apk/db/triggers"]!.content!.open().readAll(limit: 1 << 16), as: UTF8.self)
+            #expect(triggers == "\(written.checksum!.apkIdentity) /usr/share/fonts/* /usr/lib/fonts\n")
+            let installed = String(decoding: try builder.tree["lib/apk/db/installed"]!.content!.open().readAll(limit: 1 << 20), as: UTF8.self)
+            #expect(try InstalledDatabase.parse(installed).packages.count == 2)
+            let scripts = TarReader(MemorySource(try builder.tree["lib/apk/db/scripts.tar"]!.content!.open().readAll(limit: 1 << 20)))
+            #expect(try scripts.next()?.path == "fonts-1.0-r0.\(written.checksum!.apkIdentity).trigger")
+        }
+    }
+}

@@ -24,6 +24,10 @@ struct PackageCreate: AsyncParsableCommand {
     @Option(name: .customLong("provides"), help: "A provided name, e.g. 'cmd:hello=1.0.0-r0' (repeatable).") var provides: [String] = []
     @Option(name: .customLong("replaces"), help: "A package whose files this one may overwrite (repeatable).") var replaces: [String] = []
     @Option(name: .customLong("script"), help: "ACTION=FILE, e.g. post-install=./post.sh (repeatable).") var scripts: [String] = []
+    @Option(
+        name: .customLong("trigger-paths"),
+        help: "Absolute path globs whose changes fire the trigger script, e.g. '/usr/share/fonts/*' (repeatable; a value may hold several, separated by spaces or commas).")
+    var triggerPaths: [String] = []
     @Option(name: [.customShort("o"), .customLong("output")], help: "The .apk to write.") var output: String
     @Option(name: .customLong("signing-key"), help: "RSA private key (PEM); the signature names '<basename>.pub'.") var signingKey: String?
     @Flag(name: .customLong("sign-sha1"), help: "Also add a SHA-1 signature (.SIGN.RSA.*) for apk-tools older than 2.10.") var signSHA1 = false
@@ -45,10 +49,19 @@ struct PackageCreate: AsyncParsableCommand {
         info.depends = try parse(dependencies, "--dep")
         info.provides = try parse(provides, "--provides")
         info.replaces = try parse(replaces, "--replaces")
+        info.triggers = try Self.triggerGlobs(triggerPaths)
         var scriptTexts: [String: String] = [:]
         for item in scripts {
             guard let eq = item.firstIndex(of: "=") else { throw LaminaError(.usage, "expected ACTION=FILE, got '\(item)'", subject: "--script") }
             scriptTexts[String(item[..<eq])] = try String(contentsOfFile: String(item[item.index(after: eq)...]), encoding: .utf8)
+        }
+        if scriptTexts["trigger"] != nil && info.triggers.isEmpty {
+            throw LaminaError(
+                .usage, "a trigger script needs the paths that fire it: add --trigger-paths (e.g. --trigger-paths '/usr/share/fonts/*')",
+                subject: "--script trigger")
+        }
+        if !info.triggers.isEmpty && scriptTexts["trigger"] == nil {
+            global.logger.warn("--trigger-paths without --script trigger=FILE: apk records the paths but has nothing to run")
         }
         var keys: [SigningKey] = []
         if let signingKey { keys.append(try SigningKey.load(path: signingKey)) } else {
@@ -60,5 +73,23 @@ struct PackageCreate: AsyncParsableCommand {
         if !outputDir.isEmpty { try FileManager.default.createDirectory(atPath: outputDir, withIntermediateDirectories: true) }
         let written = try writer.write(directory: directory, to: output)
         global.logger.result("wrote \(output) (\(written.nameVersion), \(written.fileSize ?? 0) bytes, \(written.checksum?.apkIdentity ?? ""))")
+    }
+
+    /// The globs of `--trigger-paths`: split on spaces and commas, each an absolute path (apk-tools
+    /// matches them against the installed directories, which it names with a leading slash).
+    static func triggerGlobs(_ values: [String]) throws -> [String] {
+        var globs: [String] = []
+        for value in values {
+            for glob in value.split(whereSeparator: { $0 == " " || $0 == "," || $0 == "\t" }).map(String.init) {
+                guard glob.hasPrefix("/") else {
+                    throw LaminaError(.usage, "trigger path '\(glob)' must be absolute, e.g. '/\(glob)'", subject: "--trigger-paths")
+                }
+                if !globs.contains(glob) { globs.append(glob) }
+            }
+        }
+        if !values.isEmpty && globs.isEmpty {
+            throw LaminaError(.usage, "--trigger-paths needs at least one path glob", subject: "--trigger-paths")
+        }
+        return globs
     }
 }

@@ -1,0 +1,98 @@
+import APK
+import Archive
+import Foundation
+import LaminaCore
+import TestSupport
+import Testing
+
+/// Two `lamina image build-minirootfs` processes filling one `--cache-dir` at the same time, from a
+/// signed repository served on 127.0.0.1.
+@Suite struct SharedCacheTests {
+    static let key: SigningKey = try! SigningKey.generate(bits: 2048, keyName: "shared-cache.rsa.pub")
+
+    /// Writes a signed repository of `count` packages (a chain of dependencies) into `root/x86_64`.
+    static func makeRepository(_ root: String, count: Int) throws -> [String] {
+        let dir = root + "/x86_64"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        var infos: [PackageInfo] = []
+        var state: UInt64 = 99
+        for i in 0..<count {
+            let name = String(format: "pkg%02d", i)
+            let src = root + "/src/" + name
+            try FileManager.default.createDirectory(atPath: src + "/usr/share/" + name, withIntermediateDirectories: true)
+            let noise = (0..<(60_000 + 5_000 * i)).map { _ -> UInt8 in
+                state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+                return UInt8(33 + (state >> 33) % 90)
+            }
+            try Data(noise).write(to: URL(fileURLWithPath: src + "/usr/share/\(name)/data"))
+            var info = PackageInfo(name: name, version: "1.0-r0", arch: "x86_64", license: "MIT", origin: name)
+            if i > 0 { info.depends = [try Dependency(parsing: String(format: "pkg%02d", i - 1))] }
+            infos.append(try PackageWriter(info: info, clock: BuildClock(epoch: 0), signingKeys: [key]).write(directory: src, to: dir + "/\(name)-1.0-r0.apk"))
+        }
+        try AtomicFileSink.write(try APKIndex(packages: infos, description: "shared cache").archiveBytes(signingKeys: [key]), to: dir + "/APKINDEX.tar.gz")
+        return infos.map(\.name)
+    }
+
+    /// Runs the `lamina` binary on a plain thread, so the in-process server keeps its own.
+    static func laminaInBackground(_ arguments: [String], environment: [String: String]) async throws -> CommandResult {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                do { continuation.resume(returning: try CommandRunner.lamina(arguments, environment: environment)) } catch {
+                    continuation.resume(throwing: error)
+                }
+            }
+        }
+    }
+
+    @Test func twoBuildsShareTheCacheAtOnce() async throws {
+        try await TemporaryDirectory.with { dir in
+            let names = try Self.makeRepository(dir.file("repo"), count: 10)
+            let keyPath = dir.file("shared-cache.rsa.pub")
+            try Data(Self.key.publicKey.pem.utf8).write(to: URL(fileURLWithPath: keyPath))
+            try await withTestHTTPServer(root: dir.file("repo")) { server in
+                await server.addFault(.delay(.milliseconds(5)), for: "*")
+                let config = dir.file("apko.yaml")
+                try """
+                contents:
+                  keyring: [\(keyPath)]
+                  repositories: [\(server.baseURL)]
+                  packages: [\(names.last!)]
+                archs: [x86_64]
+
+                """.write(toFile: config, atomically: true, encoding: .utf8)
+                let env = ["SOURCE_DATE_EPOCH": "1700000000"]
+                for round in 0..<2 {
+                    let cache = dir.file("cache-\(round)")
+                    let outputs = [dir.file("a-\(round).tar.gz"), dir.file("b-\(round).tar.gz")]
+                    async let first = Self.laminaInBackground(
+                        ["image", "build-minirootfs", config, outputs[0], "--arch", "x86_64", "--cache-dir", cache], environment: env)
+                    async let second = Self.laminaInBackground(
+                        ["image", "build-minirootfs", config, outputs[1], "--arch", "x86_64", "--cache-dir", cache], environment: env)
+                    let results = try await [first, second]
+                    for result in results { #expect(result.status == 0, "\(result.stderr)") }
+                    #expect(try Data(contentsOf: URL(fileURLWithPath: outputs[0])) == Data(contentsOf: URL(fileURLWithPath: outputs[1])))
+
+                    // Every entry is intact and nothing temporary is left.
+                    let packages = cache + "/packages"
+                    let files = try FileManager.default.contentsOfDirectory(atPath: packages).sorted()
+                    #expect(files.filter { $0.hasPrefix(".") }.isEmpty, "temporary files left: \(files)")
+                    let apks = files.filter { $0.hasSuffix(".apk") }
+                    #expect(apks.count == names.count)
+                    #expect(Set(files) == Set(apks + apks.map { $0 + ".sha256" }))
+                    for apk in apks {
+                        let bytes = Array(try Data(contentsOf: URL(fileURLWithPath: packages + "/" + apk)))
+                        let sidecar = try String(contentsOfFile: packages + "/" + apk + ".sha256", encoding: .utf8)
+                            .trimmingCharacters(in: .whitespacesAndNewlines)
+                        #expect(Hasher.digest(.sha256, bytes).hex == sidecar, "\(apk)")
+                        let archive = try PackageReader().read(path: packages + "/" + apk)
+                        #expect(apk == archive.identity.hex + ".apk")
+                    }
+                    let leftovers = try FileManager.default.subpathsOfDirectory(atPath: cache).filter {
+                        ($0 as NSString).lastPathComponent.hasPrefix(".")
+                    }
+                    #expect(leftovers.isEmpty, "\(leftovers)")
+                }
+            }
+        }
+    }
+}
