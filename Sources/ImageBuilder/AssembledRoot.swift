@@ -12,6 +12,8 @@ public struct AssembledRoot: Sendable {
     /// uid → user name and gid → group name, from `/etc/passwd` and `/etc/group` as written.
     public var userNames: [Int: String]
     public var groupNames: [Int: String]
+    /// Owns the spilled file contents the tree refers to: keep this value alive while the tree is read.
+    public var storage: RootFSBuilder
 }
 
 extension ImageEngine {
@@ -27,6 +29,6 @@ extension ImageEngine {
         var tree = builder.tree
         let (users, groups) = try AccountsWriter.apply(configuration.accounts, to: &tree)
         try PathsWriter.apply(configuration.paths, to: &tree)
-        return AssembledRoot(tree: tree, resolved: resolved, userNames: users, groupNames: groups)
+        return AssembledRoot(tree: tree, resolved: resolved, userNames: users, groupNames: groups, storage: builder)
     }
 }

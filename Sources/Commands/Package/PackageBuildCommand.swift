@@ -1,0 +1,158 @@
+import APKRepository
+import ArgumentParser
+import Foundation
+import LaminaCore
+import PackageBuilder
+import Sandbox
+
+/// `lamina package build melange.yaml --signing-key melange.rsa --arch amd64`
+struct PackageBuildCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "build", abstract: "Build signed .apk packages from a melange.yaml.",
+        discussion: """
+            Installs the config's `environment` packages into a fresh guest root (or, when it lists none, uses the
+            host's / read-only), copies the source folder to /home/build, runs every pipeline step in the sandbox
+            (bubblewrap by default; docker or podman with --runner), then writes each package as
+            <out-dir>/<apk-arch>/NAME-VERSION-rEPOCH.apk, signed, and merges it into the signed APKINDEX.tar.gz
+            there. Timestamps come from SOURCE_DATE_EPOCH (default 0): the same inputs give the same bytes.
+            """)
+
+    @Argument(help: "The melange.yaml.") var config: String = "melange.yaml"
+    @Option(name: .customLong("arch"), parsing: .singleValue, help: "Architectures (comma-separated or repeated; default: the host's).")
+    var archs: [String] = []
+    @Option(name: .customLong("signing-key"), help: "RSA private key (PEM) for the packages and the index.") var signingKey: String?
+    @Option(name: .customLong("out-dir"), help: "Where packages go (default ./packages).") var outDir = "packages"
+    @Option(name: .customLong("source-dir"), help: "Folder copied into the workspace (default: the config's folder).") var sourceDir: String?
+    @Option(name: .customLong("workspace-dir"), help: "Keep the workspace in this folder.") var workspaceDir: String?
+    @Option(name: .customLong("cache-dir"), help: "Package and source cache (default $XDG_CACHE_HOME/lamina).") var cacheDir: String?
+    @Option(name: [.customShort("r"), .customLong("repository-append")], help: "Add a repository for the build environment (repeatable).")
+    var repositories: [String] = []
+    @Option(name: [.customShort("k"), .customLong("keyring-append")], help: "Add a public key file or URL (repeatable).")
+    var keyrings: [String] = []
+    @Option(name: .customLong("package-append"), help: "Add a package to the build environment (repeatable).") var packages: [String] = []
+    @Option(name: .customLong("runner"), help: "bubblewrap (default), docker or podman.") var runner = "bubblewrap"
+    @Option(name: .customLong("pipeline-dir"), help: "Extra folder of pipeline definitions, searched first (repeatable).")
+    var pipelineDirs: [String] = []
+    @Option(name: .customLong("build-option"), help: "Enable an `options:` entry of the config (repeatable).") var buildOptions: [String] = []
+    @Option(name: .customLong("vars-file"), help: "YAML/KEY: VALUE file of variables merged over `vars:`.") var varsFile: String?
+    @Option(name: .customLong("env-file"), help: "KEY=VALUE file of environment variables for the steps.") var envFile: String?
+    @Option(name: .customLong("generate-index"), help: "Update APKINDEX.tar.gz (true/false).") var generateIndex = true
+    @Flag(name: .customLong("network"), help: "Let build steps use the network.") var network = false
+    @Flag(name: .customLong("offline"), help: "Use only the cache and local repositories.") var offline = false
+    @Flag(name: [.customLong("allow-untrusted"), .customLong("ignore-signatures")], help: "Accept indexes no key vouches for (dangerous).")
+    var allowUntrusted = false
+    @Flag(name: .customLong("trace"), help: "Run steps with set -x.") var trace = false
+    @Flag(name: .customLong("debug"), help: "Keep the guest root and workspace after the build.") var debug = false
+    @Option(name: .customLong("source-date-epoch"), help: "Unix seconds for every timestamp (overrides SOURCE_DATE_EPOCH).")
+    var sourceDateEpoch: Int64?
+    @Flag(name: .customLong("json"), help: "Print what was written as JSON.") var json = false
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        let clock = try sourceDateEpoch.map { BuildClock(epoch: $0) } ?? BuildClock.fromEnvironment(environment)
+        let runner = try BuildRunners.named(runner)
+        let architectures = try Self.architectures(archs)
+        if allowUntrusted {
+            Terminal.standardError.write("WARNING: --allow-untrusted: packages and indexes will be used WITHOUT a trusted signature\n")
+        }
+        let display = ProgressDisplay(global: global)
+        let logger = global.logger
+        let quietSteps = global.logLevel > .info
+        var results: [(Architecture, PackageBuildResult)] = []
+        for arch in architectures {
+            var options = PackageBuildOptions(
+                configPath: config, architecture: arch,
+                cacheDirectory: cacheDir ?? PackageCache.defaultRoot(environment: environment), runner: runner, clock: clock,
+                environment: environment, temporaryDirectory: NSTemporaryDirectory())
+            options.signingKeyPath = signingKey
+            options.outputDirectory = outDir
+            options.sourceDirectory = sourceDir
+            options.workspaceDirectory = workspaceDir
+            options.extraRepositories = repositories
+            options.extraKeyrings = keyrings
+            options.extraPackages = packages
+            options.network = network
+            options.pipelineDirectories = pipelineDirs
+            options.buildOptions = buildOptions
+            options.vars = try varsFile.map(Self.readVars) ?? [:]
+            options.environmentOverrides = try envFile.map(Self.readEnvironment) ?? [:]
+            options.allowUntrusted = allowUntrusted
+            options.offline = offline
+            options.generateIndex = generateIndex
+            options.trace = trace
+            options.keepTemporaryFiles = debug
+            // Step output goes to stderr, stdout is kept for results (and --json).
+            let printStep: StepOutputHandler = { line in Terminal.standardError.write("[\(line.step)] \(line.text)\n") }
+            let build = PackageBuild(options: options, progress: display.handler, stepOutput: quietSteps ? nil : printStep)
+            logger.info("building \(config) for \(arch.apk) (runner \(runner.name))")
+            results.append((arch, try await build.run()))
+        }
+        if json {
+            struct Output: Encodable {
+                var architecture: String
+                var packages: [String]
+                var index: String?
+                var timeToFirstStepMilliseconds: Int64?
+            }
+            try printJSON(results.map { arch, result in
+                Output(
+                    architecture: arch.apk, packages: result.packages.map(\.path), index: result.indexPath,
+                    timeToFirstStepMilliseconds: result.timeToFirstStep.map(Self.milliseconds))
+            })
+        } else {
+            for (_, result) in results {
+                for package in result.packages { logger.result("wrote \(package.path)") }
+                if let index = result.indexPath { logger.result("updated \(index)") }
+            }
+        }
+    }
+
+    static func milliseconds(_ duration: Duration) -> Int64 {
+        let (seconds, attoseconds) = duration.components
+        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
+    }
+
+    static func architectures(_ given: [String]) throws -> [Architecture] {
+        let names = given.flatMap { $0.split(separator: ",").map { String($0).trimmingSpaces } }.filter { !$0.isEmpty }
+        if names.isEmpty { return [.host] }
+        var out: [Architecture] = []
+        for name in names {
+            switch name {
+            case "host": out.append(.host)
+            default: out.append(try Architecture(name, option: "--arch"))
+            }
+        }
+        return out
+    }
+
+    /// `KEY: VALUE` lines (melange's vars file is a YAML map of strings).
+    static func readVars(_ path: String) throws -> [String: String] {
+        try readPairs(path, separator: ":")
+    }
+
+    /// `KEY=VALUE` lines; `#` comments and blank lines ignored.
+    static func readEnvironment(_ path: String) throws -> [String: String] {
+        try readPairs(path, separator: "=")
+    }
+
+    static func readPairs(_ path: String, separator: Character) throws -> [String: String] {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw LaminaError(.notFound, "cannot read", subject: path)
+        }
+        var out: [String: String] = [:]
+        for (number, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let line = raw.trimmingCharacters(in: .whitespaces)
+            if line.isEmpty || line.hasPrefix("#") { continue }
+            guard let at = line.firstIndex(of: separator) else {
+                throw LaminaError(.invalidInput, "expected KEY\(separator)VALUE", subject: "\(path):\(number + 1)")
+            }
+            var value = line[line.index(after: at)...].trimmingCharacters(in: .whitespaces)
+            if value.count >= 2, let first = value.first, first == "\"" || first == "'", value.last == first {
+                value = String(value.dropFirst().dropLast())
+            }
+            out[line[..<at].trimmingCharacters(in: .whitespaces)] = value
+        }
+        return out
+    }
+}

@@ -1,0 +1,286 @@
+import APK
+import Archive
+import Foundation
+import LaminaCore
+import PackageBuilder
+import Sandbox
+import Synchronization
+import TestSupport
+import Testing
+
+/// A signed repository holding one package, `alpine-base`, made from the Alpine 3.20.3 minirootfs in the shared
+/// test data: a real busybox/musl userland for build steps to run in.
+enum AlpineGuest {
+    static let tarball = SharedTestData.path("alpinelinux+docker-alpine/x86_64/alpine-minirootfs-3.20.3-x86_64.tar.gz")
+    static var available: Bool {
+        FileManager.default.fileExists(atPath: tarball) && BubblewrapRunner.locate() != nil
+    }
+
+    struct Repository {
+        var path: String
+        var privateKey: String
+        var publicKey: String
+    }
+
+    /// Writes the repository under `directory/repo` and the key pair beside it.
+    static func make(in directory: String) throws -> Repository {
+        let rootfs = directory + "/rootfs"
+        try FileManager.default.createDirectory(atPath: rootfs, withIntermediateDirectories: true)
+        let untar = try CommandRunner.run("/bin/tar", ["-xzf", tarball, "-C", rootfs])
+        guard untar.status == 0 else { throw LaminaError(.io, "tar failed: \(untar.stderr)") }
+        // The guest's apk database is written by the installer, not shipped by a package.
+        for owned in ["lib/apk", "etc/apk"] { try? FileManager.default.removeItem(atPath: rootfs + "/" + owned) }
+
+        let key = try SigningKey.generate(bits: 2048, keyName: "lamina-test.rsa.pub")
+        let privateKey = directory + "/lamina-test.rsa"
+        let publicKey = directory + "/lamina-test.rsa.pub"
+        try key.pkcs1PEM.write(toFile: privateKey, atomically: true, encoding: .utf8)
+        try key.publicKey.pem.write(toFile: publicKey, atomically: true, encoding: .utf8)
+
+        let repo = directory + "/repo"
+        try FileManager.default.createDirectory(atPath: repo + "/x86_64", withIntermediateDirectories: true)
+        let info = PackageInfo(
+            name: "alpine-base", version: "3.20.3-r0", arch: "x86_64", description: "Alpine minirootfs for tests",
+            license: "MIT", origin: "alpine-base",
+            provides: [try Dependency(parsing: "cmd:sh"), try Dependency(parsing: "busybox=1.36.1-r29"), try Dependency(parsing: "so:libc.musl-x86_64.so.1=1")])
+        let written = try PackageWriter(info: info, clock: BuildClock(epoch: 0), signingKeys: [key])
+            .write(directory: rootfs, to: repo + "/x86_64/alpine-base-3.20.3-r0.apk")
+        var entry = written
+        entry.dataHash = nil
+        try AtomicFileSink.write(
+            try APKIndex(packages: [entry]).archiveBytes(signingKeys: [key]), to: repo + "/x86_64/APKINDEX.tar.gz")
+        return Repository(path: repo, privateKey: privateKey, publicKey: publicKey)
+    }
+}
+
+/// Collects what a build reports.
+final class BuildLog: Sendable {
+    private let storage = Mutex<[String]>([])
+    var handler: ProgressHandler {
+        { event in
+            if case .note(let text) = event { self.storage.withLock { $0.append(text) } }
+        }
+    }
+    var stepLines: StepOutputHandler {
+        { line in self.storage.withLock { $0.append("[\(line.step)] \(line.text)") } }
+    }
+    var lines: [String] { storage.withLock { $0 } }
+}
+
+@Suite("package build in a bubblewrap guest", .serialized, .enabled(if: AlpineGuest.available, "needs bwrap and ../shared/testdata"))
+struct PackageBuildTests {
+    /// A melange.yaml in `directory` using the test repository as its environment.
+    static func writeConfig(_ body: String, environment: [String] = ["alpine-base"], repo: AlpineGuest.Repository, in directory: String) throws -> String {
+        let path = directory + "/melange.yaml"
+        let packages = environment.map { "      - \($0)" }.joined(separator: "\n")
+        let text = """
+            environment:
+              contents:
+                repositories:
+                  - \(repo.path)
+                keyring:
+                  - \(repo.publicKey)
+                packages:
+            \(packages)
+
+            """ + body
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    static func options(config: String, repo: AlpineGuest.Repository, out: String, cache: String, temp: String) -> PackageBuildOptions {
+        var options = PackageBuildOptions(
+            configPath: config, architecture: try! Architecture("x86_64"), cacheDirectory: cache, runner: BubblewrapRunner(),
+            clock: BuildClock(epoch: 1_700_000_000), environment: [:], temporaryDirectory: temp)
+        options.signingKeyPath = repo.privateKey
+        options.outputDirectory = out
+        return options
+    }
+
+    @Test("steps run inside the guest; main package and a subpackage are signed, indexed, and carry auto dependencies")
+    func buildsInGuest() async throws {
+        try await TemporaryDirectory.with { dir in
+            let repo = try AlpineGuest.make(in: dir.file("fixture"))
+            let source = dir.file("src")
+            try FileManager.default.createDirectory(atPath: source, withIntermediateDirectories: true)
+            try "payload\n".write(toFile: source + "/data.txt", atomically: true, encoding: .utf8)
+            let config = try Self.writeConfig(
+                """
+                package:
+                  name: greeter
+                  version: 2.1.0
+                  epoch: 3
+                  description: Greets
+                  copyright:
+                    - license: Apache-2.0
+                pipeline:
+                  - name: install
+                    runs: |
+                      mkdir -p "${{targets.destdir}}/usr/bin" "${{targets.destdir}}/usr/share/greeter"
+                      cp /bin/busybox "${{targets.destdir}}/usr/bin/greeter"
+                      cat /etc/alpine-release > "${{targets.destdir}}/usr/share/greeter/release"
+                      cp data.txt "${{targets.destdir}}/usr/share/greeter/"
+                      echo "built for ${{build.arch}}"
+                subpackages:
+                  - name: greeter-doc
+                    description: Greeter docs
+                    pipeline:
+                      - runs: |
+                          mkdir -p "${{targets.subpkgdir}}/usr/share/doc"
+                          mv "${{targets.destdir}}/usr/share/greeter/data.txt" "${{targets.subpkgdir}}/usr/share/doc/"
+                """, repo: repo, in: source)
+            let log = BuildLog()
+            let out = dir.file("packages")
+            let result = try await PackageBuild(
+                options: Self.options(config: config, repo: repo, out: out, cache: dir.file("cache"), temp: dir.file("tmp")),
+                progress: log.handler, stepOutput: log.stepLines
+            ).run()
+
+            #expect(result.packages.map { ($0.path as NSString).lastPathComponent } == ["greeter-2.1.0-r3.apk", "greeter-doc-2.1.0-r3.apk"])
+            #expect(log.lines.contains("[install] built for x86_64"))
+            #expect(result.timeToFirstStep != nil)
+
+            var keyring = Keyring()
+            try keyring.add(name: "lamina-test.rsa.pub", pem: try String(contentsOfFile: repo.publicKey, encoding: .utf8))
+            let main = try PackageReader().read(path: out + "/x86_64/greeter-2.1.0-r3.apk", listFiles: true)
+            #expect(main.verify(keyring: keyring).isOK)
+            #expect(main.info.origin == "greeter")
+            #expect(main.info.license == "Apache-2.0")
+            #expect(main.info.buildDate == 1_700_000_000)
+            // busybox is dynamically linked against musl: an automatic so: dependency, and cmd: provides.
+            #expect(main.info.depends.map(\.description).contains("so:libc.musl-x86_64.so.1"))
+            #expect(main.info.provides.map(\.description).contains { $0.hasPrefix("cmd:greeter=") })
+            let files = main.files.map(\.entry.path)
+            #expect(files.contains("usr/share/greeter/release"))
+            #expect(!files.contains("usr/share/greeter/data.txt"))
+            #expect(files.contains { $0.hasPrefix("var/lib/db/sbom/") })
+
+            let doc = try PackageReader().read(path: out + "/x86_64/greeter-doc-2.1.0-r3.apk", listFiles: true)
+            #expect(doc.info.origin == "greeter")
+            #expect(doc.files.map(\.entry.path).contains("usr/share/doc/data.txt"))
+
+            let index = try APKIndex.read(path: out + "/x86_64/APKINDEX.tar.gz")
+            #expect(index.verify(keyring: keyring).isOK)
+            #expect(index.packages.map(\.name) == ["greeter", "greeter-doc"])
+        }
+    }
+
+    @Test("a failing step stops the build with its name, exit status and last output; nothing is written")
+    func failingStep() async throws {
+        try await TemporaryDirectory.with { dir in
+            let repo = try AlpineGuest.make(in: dir.file("fixture"))
+            let config = try Self.writeConfig(
+                """
+                package:
+                  name: broken
+                  version: 1.0.0
+                  epoch: 0
+                pipeline:
+                  - name: explode
+                    runs: |
+                      echo "about to fail"
+                      exit 3
+                  - name: never
+                    runs: echo unreachable
+                """, repo: repo, in: dir.path)
+            let out = dir.file("packages")
+            let log = BuildLog()
+            let error = await #expect(throws: LaminaError.self) {
+                try await PackageBuild(
+                    options: Self.options(config: config, repo: repo, out: out, cache: dir.file("cache"), temp: dir.file("tmp")),
+                    stepOutput: log.stepLines
+                ).run()
+            }
+            #expect(error?.code == .sandbox)
+            #expect(error?.description.contains("explode") == true)
+            #expect(error?.description.contains("3") == true)
+            #expect(error?.description.contains("about to fail") == true)
+            #expect(!log.lines.contains("[never] unreachable"))
+            let written = (try? FileManager.default.contentsOfDirectory(atPath: out + "/x86_64")) ?? []
+            #expect(written.isEmpty)
+        }
+    }
+
+    @Test("fetch: a wrong checksum fails before any step; the right one downloads, caches and extracts")
+    func fetch() async throws {
+        try await TemporaryDirectory.with { dir in
+            let repo = try AlpineGuest.make(in: dir.file("fixture"))
+            // A source tarball with one top folder, served on 127.0.0.1.
+            let tree = dir.file("tree/hello-1.0")
+            try FileManager.default.createDirectory(atPath: tree, withIntermediateDirectories: true)
+            try "int main(void){return 0;}\n".write(toFile: tree + "/main.c", atomically: true, encoding: .utf8)
+            let tarball = dir.file("hello-1.0.tar.gz")
+            let tar = try CommandRunner.run("/bin/tar", ["--sort=name", "--mtime=@0", "--owner=0", "--group=0", "-czf", tarball, "-C", dir.file("tree"), "hello-1.0"])
+            #expect(tar.status == 0)
+            let bytes = Array(try Data(contentsOf: URL(fileURLWithPath: tarball)))
+            let sha256 = Hasher.digest(.sha256, bytes).hex
+            try await withTestHTTPServer { server in
+                await server.setFile("/hello-1.0.tar.gz", bytes)
+                func config(_ checksum: String) throws -> String {
+                    try Self.writeConfig(
+                        """
+                        package:
+                          name: hello
+                          version: "1.0"
+                          epoch: 0
+                        pipeline:
+                          - uses: fetch
+                            with:
+                              uri: \(server.url("/hello-${{package.version}}.tar.gz"))
+                              expected-sha256: \(checksum)
+                          - runs: |
+                              mkdir -p "${{targets.destdir}}/usr/src"
+                              cp main.c "${{targets.destdir}}/usr/src/"
+                        """, repo: repo, in: dir.path)
+                }
+                let wrong = String(repeating: "0", count: 64)
+                let error = await #expect(throws: LaminaError.self) {
+                    try await PackageBuild(
+                        options: Self.options(config: try config(wrong), repo: repo, out: dir.file("packages"), cache: dir.file("cache"), temp: dir.file("tmp"))
+                    ).run()
+                }
+                #expect(error?.code == .checksumMismatch)
+                #expect(error?.description.contains(sha256) == true)
+
+                let result = try await PackageBuild(
+                    options: Self.options(config: try config(sha256), repo: repo, out: dir.file("packages"), cache: dir.file("cache"), temp: dir.file("tmp"))
+                ).run()
+                let package = try PackageReader().read(path: result.packages[0].path, listFiles: true)
+                #expect(package.files.map(\.entry.path).contains("usr/src/main.c"))
+                #expect(FileManager.default.fileExists(atPath: dir.file("cache/sources/sha256/" + sha256)))
+            }
+        }
+    }
+
+    @Test("two builds of the same inputs give the same bytes")
+    func reproducible() async throws {
+        try await TemporaryDirectory.with { dir in
+            let repo = try AlpineGuest.make(in: dir.file("fixture"))
+            let config = try Self.writeConfig(
+                """
+                package:
+                  name: repro
+                  version: 0.1.0
+                  epoch: 1
+                  copyright:
+                    - license: MIT
+                pipeline:
+                  - runs: |
+                      mkdir -p "${{targets.destdir}}/etc/repro"
+                      echo "fixed" > "${{targets.destdir}}/etc/repro/conf"
+                      ln -s conf "${{targets.destdir}}/etc/repro/link"
+                """, repo: repo, in: dir.path)
+            var digests: [[String]] = []
+            for run in 0..<2 {
+                let out = dir.file("packages-\(run)")
+                _ = try await PackageBuild(
+                    options: Self.options(config: config, repo: repo, out: out, cache: dir.file("cache"), temp: dir.file("tmp"))
+                ).run()
+                digests.append(try ["repro-0.1.0-r1.apk", "APKINDEX.tar.gz"].map {
+                    Hasher.digest(.sha256, Array(try Data(contentsOf: URL(fileURLWithPath: out + "/x86_64/" + $0)))).hex
+                })
+            }
+            #expect(digests[0] == digests[1])
+        }
+    }
+}
