@@ -252,6 +252,48 @@ struct PackageBuildTests {
         }
     }
 
+    @Test("package test: the test pipeline runs in a fresh guest with the built package installed; a failing check fails")
+    func packageTest() async throws {
+        try await TemporaryDirectory.with { dir in
+            let repo = try AlpineGuest.make(in: dir.file("fixture"))
+            let source = dir.file("src")
+            try FileManager.default.createDirectory(atPath: source, withIntermediateDirectories: true)
+            func config(expect: String) throws -> String {
+                try Self.writeConfig(
+                    """
+                    package:
+                      name: answer
+                      version: 1.0.0
+                      epoch: 0
+                    pipeline:
+                      - runs: |
+                          mkdir -p "${{targets.destdir}}/usr/bin"
+                          printf '#!/bin/sh\\necho 42\\n' > "${{targets.destdir}}/usr/bin/answer"
+                          chmod 755 "${{targets.destdir}}/usr/bin/answer"
+                    test:
+                      pipeline:
+                        - name: check-answer
+                          runs: |
+                            test "$(answer)" = "\(expect)"
+                            echo "answer is $(answer)"
+                            ! test -e /home/build/melange-out
+                    """, repo: repo, in: source)
+            }
+            let out = dir.file("packages")
+            let options = Self.options(config: try config(expect: "42"), repo: repo, out: out, cache: dir.file("cache"), temp: dir.file("tmp"))
+            _ = try await PackageBuild(options: options).run()
+            let log = BuildLog()
+            let tested = try await PackageTest(options: options, stepOutput: log.stepLines).run()
+            #expect(tested == ["answer"])
+            #expect(log.lines.contains("[check-answer] answer is 42"))
+
+            let failing = Self.options(config: try config(expect: "41"), repo: repo, out: out, cache: dir.file("cache"), temp: dir.file("tmp"))
+            let error = await #expect(throws: LaminaError.self) { try await PackageTest(options: failing).run() }
+            #expect(error?.code == .sandbox)
+            #expect(error?.description.contains("check-answer") == true)
+        }
+    }
+
     @Test("two builds of the same inputs give the same bytes")
     func reproducible() async throws {
         try await TemporaryDirectory.with { dir in

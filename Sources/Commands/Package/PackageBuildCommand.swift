@@ -156,3 +156,62 @@ struct PackageBuildCommand: AsyncParsableCommand {
         return out
     }
 }
+
+/// `lamina package test melange.yaml [PACKAGE...]`
+struct PackageTestCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "test", abstract: "Run the test: pipelines of a melange.yaml against the built packages.",
+        discussion: """
+            Each package's test runs in a fresh guest holding the test's own packages and the package under test,
+            resolved from the output repository (--out-dir, default ./packages) plus the config's repositories.
+            Trust the output repository with --keyring-append KEY.pub or --signing-key KEY.
+            """)
+
+    @Argument(help: "The melange.yaml.") var config: String = "melange.yaml"
+    @Argument(help: "Only test these packages (default: every package with a test).") var packages: [String] = []
+    @Option(name: .customLong("arch"), help: "Architecture (default: the host's).") var arch: String?
+    @Option(name: .customLong("signing-key"), help: "Trust the output repository through this key's public half.") var signingKey: String?
+    @Option(name: .customLong("out-dir"), help: "The repository the built packages are in (default ./packages).") var outDir = "packages"
+    @Option(name: .customLong("source-dir"), help: "Folder copied into the workspace (default: the config's folder).") var sourceDir: String?
+    @Option(name: .customLong("cache-dir"), help: "Package cache (default $XDG_CACHE_HOME/lamina).") var cacheDir: String?
+    @Option(name: [.customShort("r"), .customLong("repository-append")], help: "Add a repository (repeatable).") var repositories: [String] = []
+    @Option(name: [.customShort("k"), .customLong("keyring-append")], help: "Add a public key file or URL (repeatable).") var keyrings: [String] = []
+    @Option(name: .customLong("runner"), help: "bubblewrap (default), docker or podman.") var runner = "bubblewrap"
+    @Option(name: .customLong("pipeline-dir"), help: "Extra folder of pipeline definitions (repeatable).") var pipelineDirs: [String] = []
+    @Flag(name: .customLong("network"), help: "Let test steps use the network.") var network = false
+    @Flag(name: .customLong("offline"), help: "Use only the cache and local repositories.") var offline = false
+    @Flag(name: [.customLong("allow-untrusted"), .customLong("ignore-signatures")], help: "Accept indexes no key vouches for (dangerous).")
+    var allowUntrusted = false
+    @Flag(name: .customLong("trace"), help: "Run steps with set -x.") var trace = false
+    @Flag(name: .customLong("debug"), help: "Keep the guest root and workspace.") var debug = false
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        let architecture = try arch.map { try Architecture($0, option: "--arch") } ?? .host
+        if allowUntrusted {
+            Terminal.standardError.write("WARNING: --allow-untrusted: packages and indexes will be used WITHOUT a trusted signature\n")
+        }
+        var options = PackageBuildOptions(
+            configPath: config, architecture: architecture,
+            cacheDirectory: cacheDir ?? PackageCache.defaultRoot(environment: environment), runner: try BuildRunners.named(runner),
+            clock: try BuildClock.fromEnvironment(environment), environment: environment, temporaryDirectory: NSTemporaryDirectory())
+        options.signingKeyPath = signingKey
+        options.outputDirectory = outDir
+        options.sourceDirectory = sourceDir
+        options.extraRepositories = repositories
+        options.extraKeyrings = keyrings
+        options.pipelineDirectories = pipelineDirs
+        options.network = network
+        options.offline = offline
+        options.allowUntrusted = allowUntrusted
+        options.trace = trace
+        options.keepTemporaryFiles = debug
+        let printStep: StepOutputHandler = { line in Terminal.standardError.write("[\(line.step)] \(line.text)\n") }
+        let tested = try await PackageTest(
+            options: options, packages: packages, progress: ProgressDisplay(global: global).handler,
+            stepOutput: global.logLevel > .info ? nil : printStep
+        ).run()
+        for name in tested { global.logger.result("\(name): tests passed") }
+    }
+}
