@@ -213,6 +213,7 @@ public struct RepositoryClient: Sendable {
         }
         if !downloads.isEmpty {
             guard let transport, let cache else { throw LaminaError(.internal, "no HTTP transport configured") }
+            cache.removeStaleTemporaryFiles(in: (downloads[0].1.path as NSString).deletingLastPathComponent)
             let results: [DownloadResult]
             do {
                 results = try await transport.downloadAll(downloads.map(\.1), maxConcurrent: maxConcurrentDownloads, progress: progress)

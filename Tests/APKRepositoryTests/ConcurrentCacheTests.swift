@@ -210,6 +210,33 @@ import Testing
         }
     }
 
+    @Test func staleTemporaryFilesOfKilledBuildsAreRemoved() async throws {
+        try await TemporaryDirectory.with { dir in
+            let repo = try TestRepository(at: dir.file("repo"), packages: Array(Self.packages().prefix(1)))
+            let transport = HTTPClientTransport()
+            do {
+                try await withTestHTTPServer(root: repo.root) { server in
+                    let cache = dir.file("cache")
+                    let packages = cache + "/packages"
+                    try FileManager.default.createDirectory(atPath: packages, withIntermediateDirectories: true)
+                    let stale = PackageCache.privateName(for: packages + "/old.apk", suffix: "download")
+                    let fresh = PackageCache.privateName(for: packages + "/new.apk", suffix: "download")
+                    for path in [stale, fresh] { try Data([1, 2, 3]).write(to: URL(fileURLWithPath: path)) }
+                    try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSinceNow: -3 * 86400)], ofItemAtPath: stale)
+                    let client = RepositoryClient(keyring: repo.keyring, cache: try PackageCache(root: cache), transport: transport)
+                    let index = try await client.loadIndex(RepositoryReference(location: server.baseURL), architecture: "x86_64")
+                    _ = try await client.fetchAll(index.packages)
+                    #expect(!FileManager.default.fileExists(atPath: stale), "a killed build's leftover is removed")
+                    #expect(FileManager.default.fileExists(atPath: fresh), "a running build's file is left alone")
+                }
+            } catch {
+                try? await transport.shutdown()
+                throw error
+            }
+            try await transport.shutdown()
+        }
+    }
+
     @Test func privateNamesDifferPerWriter() {
         let a = PackageCache.privateName(for: "/c/packages/x.apk", suffix: "download")
         let b = PackageCache.privateName(for: "/c/packages/x.apk", suffix: "download")
