@@ -13,7 +13,8 @@ import LaminaCore
 /// place, so no one ever sees a half-written or unverified entry under a cache name, and a writer only
 /// ever deletes its own temporary files. A package is trusted again only while its bytes hash to the
 /// SHA-256 recorded in its sidecar; readers check that every time, so when two writers race the worst
-/// outcome is a download repeated.
+/// outcome is a download repeated. Temporary files a killed build left behind are removed once they
+/// are a day old.
 public struct PackageCache: Sendable {
     public let root: String
 
@@ -48,6 +49,24 @@ public struct PackageCache: Sendable {
 
     /// Whether `name` (a file name in a cache folder) is a writer's temporary file rather than an entry.
     public static func isTemporaryName(_ name: String) -> Bool { name.hasPrefix(".") }
+
+    /// Deletes temporary files in `folder` not modified for `age` seconds: left by a build that was
+    /// killed mid-download. Younger ones may belong to a build running now and are left alone.
+    /// - Returns: how many were removed.
+    @discardableResult
+    public func removeStaleTemporaryFiles(in folder: String, olderThan age: TimeInterval = 24 * 3600) -> Int {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else { return 0 }
+        let limit = Date().addingTimeInterval(-age)
+        var removed = 0
+        for name in names where Self.isTemporaryName(name) {
+            let path = folder + "/" + name
+            guard let modified = (try? FileManager.default.attributesOfItem(atPath: path))?[.modificationDate] as? Date,
+                modified < limit
+            else { continue }
+            if unlink(path) == 0 { removed += 1 }
+        }
+        return removed
+    }
 
     /// `--cache-dir`, else `$XDG_CACHE_HOME/lamina`, else `~/.cache/lamina`.
     public static func defaultRoot(environment: [String: String]) -> String {

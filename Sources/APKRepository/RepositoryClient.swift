@@ -74,7 +74,18 @@ public struct RepositoryClient: Sendable {
     }
 
     public func loadIndex(_ repository: RepositoryReference, architecture: String) async throws -> LoadedIndex {
-        let path = try await indexFile(repository, architecture: architecture)
+        let fetched = try await indexFile(repository, architecture: architecture)
+        do {
+            let loaded = try verifyIndex(at: fetched.path, repository: repository, architecture: architecture)
+            try fetched.commit()
+            return loaded
+        } catch {
+            fetched.abandon()
+            throw error
+        }
+    }
+
+    private func verifyIndex(at path: String, repository: RepositoryReference, architecture: String) throws -> LoadedIndex {
         let index = try APKIndex.read(path: path)
         let subject = repository.isRemote ? repository.redacted + "/\(architecture)/APKINDEX.tar.gz" : path
         let verdict = index.verify(keyring: keyring)
@@ -95,13 +106,40 @@ public struct RepositoryClient: Sendable {
         }
     }
 
-    private func indexFile(_ repository: RepositoryReference, architecture: String) async throws -> String {
+    /// An index file to read, and what to do once it has been verified: a fresh download sits under
+    /// a name private to this writer until then, so a bad index never replaces a cached one.
+    private struct FetchedIndex {
+        var path: String
+        var cache: PackageCache?
+        var cachedPath: String?
+        var etag: String?
+
+        static func inPlace(_ path: String) -> FetchedIndex { FetchedIndex(path: path) }
+
+        /// Renames a fresh download into the cache (atomically), then records its ETag.
+        func commit() throws {
+            guard let cache, let cachedPath else { return }
+            guard rename(path, cachedPath) == 0 else {
+                let reason = String(cString: strerror(errno))
+                unlink(path)
+                throw LaminaError(.io, "cannot rename \(path) into place: \(reason)", subject: cachedPath)
+            }
+            cache.setETag(etag, for: cachedPath)
+        }
+
+        /// Deletes a fresh download that was not accepted.
+        func abandon() {
+            if cachedPath != nil { unlink(path) }
+        }
+    }
+
+    private func indexFile(_ repository: RepositoryReference, architecture: String) async throws -> FetchedIndex {
         if !repository.isRemote {
             let path = repository.localPath + "/\(architecture)/APKINDEX.tar.gz"
             guard FileManager.default.fileExists(atPath: path) else {
                 throw LaminaError(.notFound, "repository has no index for \(architecture)", subject: path)
             }
-            return path
+            return .inPlace(path)
         }
         guard let cache else { throw LaminaError(.internal, "remote repositories need a cache directory") }
         let url = repository.indexLocation(architecture: architecture)
@@ -110,22 +148,26 @@ public struct RepositoryClient: Sendable {
             guard FileManager.default.fileExists(atPath: cached) else {
                 throw LaminaError(.notFound, "--offline and no cached index", subject: repository.redacted)
             }
-            return cached
+            return .inPlace(cached)
         }
         guard let transport else { throw LaminaError(.internal, "no HTTP transport configured") }
         try cache.prepareDirectory(for: cached)
         let etag = FileManager.default.fileExists(atPath: cached) ? cache.etag(for: cached) : nil
+        let download = PackageCache.privateName(for: cached, suffix: "download")
         do {
-            switch try await transport.download(url, to: cached, ifNoneMatch: etag) {
+            switch try await transport.download(url, to: download, ifNoneMatch: etag) {
             case .notModified:
-                break
+                return .inPlace(cached)
             case .modified(let result):
-                cache.setETag(result.response.headers["ETag"], for: cached)
+                return FetchedIndex(path: download, cache: cache, cachedPath: cached, etag: result.response.headers["ETag"])
             }
         } catch let error as LaminaError where error.code == .notFound {
+            unlink(download)
             throw LaminaError(.notFound, "repository has no index for \(architecture)", subject: repository.redacted)
+        } catch {
+            unlink(download)
+            throw error
         }
-        return cached
     }
 
     // MARK: Packages
@@ -171,6 +213,7 @@ public struct RepositoryClient: Sendable {
         }
         if !downloads.isEmpty {
             guard let transport, let cache else { throw LaminaError(.internal, "no HTTP transport configured") }
+            cache.removeStaleTemporaryFiles(in: (downloads[0].1.path as NSString).deletingLastPathComponent)
             let results: [DownloadResult]
             do {
                 results = try await transport.downloadAll(downloads.map(\.1), maxConcurrent: maxConcurrentDownloads, progress: progress)

@@ -79,7 +79,7 @@ enum Materializer {
         var report = MaterializeReport()
         let rootFD = try openEmptyRoot(root)
         defer { close(rootFD) }
-        let walker = DirectoryWalker(rootFD: rootFD, root: root)
+        let walker = DirectoryWalker(rootFD: rootFD)
         defer { walker.closeAll() }
         let euid = Int(geteuid()), egid = Int(getegid())
 
@@ -111,14 +111,7 @@ enum Materializer {
                 report.files += 1
             case .symbolicLink:
                 guard symlinkat(node.linkTarget, parent, name) == 0 else { throw failure("cannot create symlink", path) }
-                if options.applyOwners {
-                    if fchownat(parent, name, uid_t(node.uid), gid_t(node.gid), AT_SYMLINK_NOFOLLOW) != 0 {
-                        if errno != EPERM { throw failure("cannot change the owner of symlink", path) }
-                        report.ownerChangesSkipped += 1
-                    }
-                } else if node.uid != euid || node.gid != egid {
-                    report.ownerChangesSkipped += 1
-                }
+                try applyOwner(parent, name, node: node, path: path, options: options, report: &report, euid: euid, egid: egid)
                 try setTime(parent, name, options.modificationTime ?? node.modificationTime, path: path)
                 report.symlinks += 1
             case .characterDevice, .blockDevice, .fifo:
@@ -136,14 +129,7 @@ enum Materializer {
                     throw failure("cannot create \(node.kind)", path)
                 }
                 // Not opened (opening a device can have effects): set the rest by name; the node was just made.
-                if options.applyOwners {
-                    if fchownat(parent, name, uid_t(node.uid), gid_t(node.gid), AT_SYMLINK_NOFOLLOW) != 0 {
-                        if errno != EPERM { throw failure("cannot change the owner", path) }
-                        report.ownerChangesSkipped += 1
-                    }
-                } else if node.uid != euid || node.gid != egid {
-                    report.ownerChangesSkipped += 1
-                }
+                try applyOwner(parent, name, node: node, path: path, options: options, report: &report, euid: euid, egid: egid)
                 if fchmodat(parent, name, mode_t(node.mode & 0o7777), 0) != 0 { throw failure("cannot set the mode", path) }
                 try setTime(parent, name, options.modificationTime ?? node.modificationTime, path: path)
                 report.specialFiles += 1
@@ -330,6 +316,21 @@ enum Materializer {
         if futimens(fd, &times) != 0 { throw failure("cannot set the modification time", path) }
     }
 
+    /// Owner of a node that is not opened (symlink, device, fifo), by name, never following a link.
+    static func applyOwner(
+        _ parent: Int32, _ name: String, node: FileNode, path: String, options: MaterializeOptions, report: inout MaterializeReport,
+        euid: Int, egid: Int
+    ) throws {
+        if options.applyOwners {
+            if fchownat(parent, name, uid_t(node.uid), gid_t(node.gid), AT_SYMLINK_NOFOLLOW) != 0 {
+                if errno != EPERM { throw failure("cannot change the owner", path) }
+                report.ownerChangesSkipped += 1
+            }
+        } else if node.uid != euid || node.gid != egid {
+            report.ownerChangesSkipped += 1
+        }
+    }
+
     static func setTime(_ parent: Int32, _ name: String, _ time: Int64, path: String) throws {
         var times = [timespec(tv_sec: Int(time), tv_nsec: 0), timespec(tv_sec: Int(time), tv_nsec: 0)]
         if utimensat(parent, name, &times, AT_SYMLINK_NOFOLLOW) != 0 { throw failure("cannot set the modification time", path) }
@@ -351,13 +352,9 @@ enum Materializer {
 /// `O_NOFOLLOW`. Entries come depth-first, so a stack of open descriptors serves them with few opens.
 final class DirectoryWalker {
     private let rootFD: Int32
-    private let root: String
     private var stack: [(name: String, fd: Int32)] = []
 
-    init(rootFD: Int32, root: String) {
-        self.rootFD = rootFD
-        self.root = root
-    }
+    init(rootFD: Int32) { self.rootFD = rootFD }
 
     /// The descriptor of the directory at `components` (below the root).
     /// - Throws: `.unsafePath` when a component is a symlink or not a directory.

@@ -174,6 +174,69 @@ import Testing
         }
     }
 
+    /// An index no key vouches for is verified before it is put in the cache, so it never replaces
+    /// the trusted copy another build relies on (and leaves no temporary file).
+    @Test func anUntrustedIndexNeverReplacesTheCachedOne() async throws {
+        try await TemporaryDirectory.with { dir in
+            let repo = try TestRepository(at: dir.file("repo"), packages: Array(Self.packages().prefix(1)))
+            let transport = HTTPClientTransport()
+            do {
+                try await withTestHTTPServer(root: repo.root) { server in
+                    let cache = dir.file("cache")
+                    let client = RepositoryClient(keyring: repo.keyring, cache: try PackageCache(root: cache), transport: transport)
+                    let reference = RepositoryReference(location: server.baseURL)
+                    _ = try await client.loadIndex(reference, architecture: "x86_64")
+                    let cachedPath = try PackageCache(root: cache).indexPath(url: reference.indexLocation(architecture: "x86_64"))
+                    let trusted = try Data(contentsOf: URL(fileURLWithPath: cachedPath))
+                    let etag = try String(contentsOfFile: cachedPath + ".etag", encoding: .utf8)
+
+                    let stranger = try SigningKey.generate(bits: 2048, keyName: "stranger.rsa.pub")
+                    await server.setFile("/x86_64/APKINDEX.tar.gz", try APKIndex(packages: [], description: "evil").archiveBytes(signingKeys: [stranger]))
+                    let error = await #expect(throws: LaminaError.self) { try await client.loadIndex(reference, architecture: "x86_64") }
+                    #expect(error?.code == .untrusted)
+                    #expect(try Data(contentsOf: URL(fileURLWithPath: cachedPath)) == trusted)
+                    #expect(try String(contentsOfFile: cachedPath + ".etag", encoding: .utf8) == etag)
+                    let folder = (cachedPath as NSString).deletingLastPathComponent
+                    #expect(try FileManager.default.contentsOfDirectory(atPath: folder).sorted() == ["APKINDEX.tar.gz", "APKINDEX.tar.gz.etag"])
+                    // Offline, the trusted copy still loads.
+                    let offline = RepositoryClient(keyring: repo.keyring, cache: try PackageCache(root: cache), transport: transport, offline: true)
+                    #expect(try await offline.loadIndex(reference, architecture: "x86_64").index.packages.count == 1)
+                }
+            } catch {
+                try? await transport.shutdown()
+                throw error
+            }
+            try await transport.shutdown()
+        }
+    }
+
+    @Test func staleTemporaryFilesOfKilledBuildsAreRemoved() async throws {
+        try await TemporaryDirectory.with { dir in
+            let repo = try TestRepository(at: dir.file("repo"), packages: Array(Self.packages().prefix(1)))
+            let transport = HTTPClientTransport()
+            do {
+                try await withTestHTTPServer(root: repo.root) { server in
+                    let cache = dir.file("cache")
+                    let packages = cache + "/packages"
+                    try FileManager.default.createDirectory(atPath: packages, withIntermediateDirectories: true)
+                    let stale = PackageCache.privateName(for: packages + "/old.apk", suffix: "download")
+                    let fresh = PackageCache.privateName(for: packages + "/new.apk", suffix: "download")
+                    for path in [stale, fresh] { try Data([1, 2, 3]).write(to: URL(fileURLWithPath: path)) }
+                    try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSinceNow: -3 * 86400)], ofItemAtPath: stale)
+                    let client = RepositoryClient(keyring: repo.keyring, cache: try PackageCache(root: cache), transport: transport)
+                    let index = try await client.loadIndex(RepositoryReference(location: server.baseURL), architecture: "x86_64")
+                    _ = try await client.fetchAll(index.packages)
+                    #expect(!FileManager.default.fileExists(atPath: stale), "a killed build's leftover is removed")
+                    #expect(FileManager.default.fileExists(atPath: fresh), "a running build's file is left alone")
+                }
+            } catch {
+                try? await transport.shutdown()
+                throw error
+            }
+            try await transport.shutdown()
+        }
+    }
+
     @Test func privateNamesDifferPerWriter() {
         let a = PackageCache.privateName(for: "/c/packages/x.apk", suffix: "download")
         let b = PackageCache.privateName(for: "/c/packages/x.apk", suffix: "download")
