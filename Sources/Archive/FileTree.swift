@@ -220,7 +220,9 @@ public struct FileTree: Sendable {
     /// Writes the tree as a tar stream (terminated).
     ///
     /// Hardlinks are written so that the first path of each group in output order carries the
-    /// content and the later ones link to it, whatever the order they were installed in.
+    /// content and the later ones link to it, whatever the order they were installed in. That first
+    /// entry always has the target file's mode, owner and xattrs (an inode has one set), even when
+    /// it is a link name that sorts before the target.
     /// - Parameters:
     ///   - modificationTime: when set, every entry gets this mtime (reproducible layers).
     ///   - userNames/groupNames: uid → user name and gid → group name for `uname`/`gname`.
@@ -250,6 +252,16 @@ public struct FileTree: Sendable {
                 entry.kind = .regular
                 entry.linkTarget = ""
                 content = target.content
+                if node.kind == .hardLink {
+                    // The link is written first (it sorts before its target): it stands for the inode, so it
+                    // carries the target's metadata, not whatever the link node recorded.
+                    entry.mode = target.mode
+                    entry.uid = target.uid
+                    entry.gid = target.gid
+                    entry.userName = userNames[target.uid] ?? ""
+                    entry.groupName = groupNames[target.gid] ?? ""
+                    entry.xattrs = target.xattrs
+                }
             }
             if entry.kind == .regular {
                 entry.size = content?.size ?? 0

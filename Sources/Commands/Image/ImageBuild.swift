@@ -23,6 +23,8 @@ struct ImageBuild: AsyncParsableCommand {
     @Option(name: .customLong("sbom-path"), help: "Where to write SBOMs (default: beside the output).") var sbomPath: String?
     @Option(name: .customLong("annotations"), help: "KEY:VALUE annotation for the index, manifests and labels (repeatable).") var annotations: [String] = []
     @Option(name: .customLong("build-date"), help: "Build date: Unix seconds or RFC 3339 (overrides SOURCE_DATE_EPOCH).") var buildDate: String?
+    @Flag(name: .customLong("no-layer-cache"), help: "Build the layer afresh instead of reusing (and storing) it in <cache-dir>/layers.")
+    var noLayerCache = false
     @OptionGroup var flags: ImageFlags
     @OptionGroup var global: GlobalOptions
 
@@ -52,6 +54,7 @@ struct ImageBuild: AsyncParsableCommand {
         var request = ImageBuildRequest(tag: tag, output: output, format: chosen, clock: clock)
         request.sbom = sbom
         request.sbomPath = sbomPath
+        request.layerCache = !noLayerCache
         for item in annotations {
             guard let colon = item.firstIndex(of: ":") else { throw LaminaError(.usage, "expected KEY:VALUE, got '\(item)'", subject: "--annotations") }
             request.annotations[String(item[..<colon])] = String(item[item.index(after: colon)...])

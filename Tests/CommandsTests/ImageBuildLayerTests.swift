@@ -1,0 +1,73 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// `lamina image build`: the layer cache, `--compression-level`, and what a failing build prints.
+/// Runs against apko's own test repository from its `internal/cli` folder.
+@Suite(.enabled(if: SharedTestData.isAvailable, "needs ../shared/testdata"))
+struct ImageBuildLayerTests {
+    static let apkoCLI = SharedTestData.path("chainguard-dev+apko/internal/cli")
+
+    func lamina(_ args: [String], cache: String) throws -> CommandResult {
+        try CommandRunner.lamina(
+            args + ["--cache-dir", cache, "--arch", "amd64", "--sbom=false"], environment: ["SOURCE_DATE_EPOCH": "1700000000"],
+            directory: Self.apkoCLI)
+    }
+
+    func bytes(_ path: String) throws -> Data { try Data(contentsOf: URL(fileURLWithPath: path)) }
+
+    @Test func warmRebuildReusesTheLayerAndGivesTheSameBytes() throws {
+        try TemporaryDirectory.withSync { dir in
+            let cache = dir.file("cache")
+            let cold = try lamina(["image", "build", "testdata/apko.yaml", "cache:1", dir.file("cold.tar"), "--log-level", "debug"], cache: cache)
+            #expect(cold.status == 0, "\(cold.stderr)")
+            #expect(!cold.stderr.contains("layer cache hit"))
+            #expect(cold.stderr.contains("writing layer"))
+            let entries = try FileManager.default.contentsOfDirectory(atPath: cache + "/layers").filter { !$0.hasPrefix(".") }
+            #expect(entries.count == 1)
+
+            let warm = try lamina(["image", "build", "testdata/apko.yaml", "cache:1", dir.file("warm.tar"), "--log-level", "debug"], cache: cache)
+            #expect(warm.status == 0, "\(warm.stderr)")
+            #expect(warm.stderr.contains("layer cache hit"), "\(warm.stderr)")
+            #expect(!warm.stderr.contains("installing") && !warm.stderr.contains("writing layer"), "\(warm.stderr)")
+            #expect(try bytes(dir.file("warm.tar")) == bytes(dir.file("cold.tar")))
+
+            // Without the cache: built afresh, same bytes, nothing new stored.
+            let fresh = try lamina(
+                ["image", "build", "testdata/apko.yaml", "cache:1", dir.file("fresh.tar"), "--no-layer-cache", "--log-level", "debug"], cache: cache)
+            #expect(fresh.status == 0, "\(fresh.stderr)")
+            #expect(!fresh.stderr.contains("layer cache hit") && fresh.stderr.contains("writing layer"))
+            #expect(try bytes(dir.file("fresh.tar")) == bytes(dir.file("cold.tar")))
+
+            // Another level is another layer (and another cache entry).
+            let level1 = try lamina(["image", "build", "testdata/apko.yaml", "cache:1", dir.file("l1.tar"), "--compression-level", "1"], cache: cache)
+            #expect(level1.status == 0, "\(level1.stderr)")
+            #expect(try bytes(dir.file("l1.tar")) != bytes(dir.file("cold.tar")))
+            #expect(try FileManager.default.contentsOfDirectory(atPath: cache + "/layers").filter { !$0.hasPrefix(".") }.count == 2)
+        }
+    }
+
+    @Test(arguments: ["0", "10", "fast"])
+    func badCompressionLevelNamesTheOption(level: String) throws {
+        try TemporaryDirectory.withSync { dir in
+            let r = try lamina(["image", "build", "testdata/apko.yaml", "x:1", dir.file("x.tar"), "--compression-level", level], cache: dir.file("c"))
+            #expect(r.status != 0)
+            #expect(r.stderr.contains("--compression-level"), "\(r.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: dir.file("x.tar")))
+        }
+    }
+
+    /// Piped at the default level, a failing build prints its error and nothing else (no progress, no
+    /// "building …" note, no half line).
+    @Test func failingBuildPrintsOnlyTheError() throws {
+        try TemporaryDirectory.withSync { dir in
+            let r = try lamina(
+                ["image", "build", "testdata/apko.yaml", "x:1", dir.file("x.tar"), "-p", "no-such-package-anywhere"], cache: dir.file("c"))
+            #expect(r.status == 1)
+            #expect(r.stderr.hasPrefix("error: "), "\(r.stderr)")
+            #expect(r.stderr.hasSuffix("\n") && r.stderr.split(separator: "\n").count == 1, "\(r.stderr)")
+            #expect(r.stderr.contains("no-such-package-anywhere"))
+            #expect(!r.stderr.contains("\r") && !r.stderr.contains("\u{1b}"))
+        }
+    }
+}
