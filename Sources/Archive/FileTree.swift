@@ -226,7 +226,12 @@ public struct FileTree: Sendable {
     /// - Parameters:
     ///   - modificationTime: when set, every entry gets this mtime (reproducible layers).
     ///   - userNames/groupNames: uid → user name and gid → group name for `uname`/`gname`.
-    public func writeTar(to writer: TarWriter, modificationTime: Int64? = nil, userNames: [Int: String] = [:], groupNames: [Int: String] = [:]) throws {
+    ///   - openContent: opens a regular file's content for archiving (default `FileContent.open()`); lets a
+    ///     caller see where each content starts (e.g. to align compression blocks on it).
+    public func writeTar(
+        to writer: TarWriter, modificationTime: Int64? = nil, userNames: [Int: String] = [:], groupNames: [Int: String] = [:],
+        openContent: ((FileContent) throws -> ByteSource)? = nil
+    ) throws {
         var writtenAs: [String: String] = [:]  // hardlink group target → first path written
         let linkTargets = hardlinkTargets
         for path in sortedPaths {
@@ -265,7 +270,8 @@ public struct FileTree: Sendable {
             }
             if entry.kind == .regular {
                 entry.size = content?.size ?? 0
-                try writer.append(entry, content: try content?.open())
+                let source = try content.map { try openContent?($0) ?? $0.open() }
+                try writer.append(entry, content: source)
             } else {
                 try writer.append(entry)
             }

@@ -28,8 +28,14 @@ final class ProgressDisplay: Sendable {
         { [self] event in self.handle(event) }
     }
 
-    /// Erases the live line, if one is showing. Call before printing an error or the result.
+    /// Erases the live line, if one is showing (and at debug level, notes the total time). Call when the
+    /// engine is done, before the result or the error is printed.
     func finish() {
+        clearLiveLine()
+        if level >= .debug { Terminal.standardError.write(timed("done")) }
+    }
+
+    private func clearLiveLine() {
         if state.takeLiveLine() { Terminal.standardError.write("\r\u{1b}[2K") }
     }
 
@@ -37,14 +43,14 @@ final class ProgressDisplay: Sendable {
         switch event {
         case .warning(let text):
             guard level >= .warn else { return }
-            finish()
+            clearLiveLine()
             Terminal.standardError.write("warning: \(text)\n")
             render()
         case .note(let text):
             if level >= .debug {
                 Terminal.standardError.write(timed(text))
             } else if interactive && level >= .info {
-                finish()
+                clearLiveLine()
                 Terminal.standardError.write("\(text)\n")
             }
         case .phase(let name, let total):

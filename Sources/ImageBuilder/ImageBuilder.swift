@@ -73,6 +73,7 @@ public struct ImageBuilder: Sendable {
                 "building on a base image is not supported yet; remove contents.baseimage", atKey: true)
         }
         let tag = try Reference(request.tag)
+        engine.progress?(.phase("loading keyring", total: nil))
         let (keyring, keys) = try await engine.keyring()
         let clock = request.clock
         var images: [BuiltImage] = []
@@ -102,6 +103,7 @@ public struct ImageBuilder: Sendable {
         }
 
         // Output.
+        engine.progress?(.phase("writing output", total: nil))
         let layoutImages = images.map {
             LayoutImage(architecture: $0.architecture, manifest: $0.manifest, config: $0.config,
                         layers: [LayoutBlob(descriptor: Descriptor(mediaType: .ociLayerGzip, digest: $0.layer.digest, size: $0.layer.size), file: $0.layer.path)])
@@ -121,6 +123,7 @@ public struct ImageBuilder: Sendable {
 
         // SBOMs beside the output.
         var sbomFiles: [String] = []
+        if request.sbom { engine.progress?(.phase("writing SBOMs", total: nil)) }
         if request.sbom {
             let dir = sbomDirectory
             for image in images {
@@ -281,7 +284,10 @@ public struct ImageBuilder: Sendable {
         let config = engine.configuration
         var builder = try RootFSBuilder(spillDirectory: engine.options.temporaryDirectory)
         builder.setTree(try Self.baseTree())
-        try await engine.install(resolved, into: &builder, keyring: keyring, keys: keys, clock: clock)
+        // Large contents compress on the other cores while later packages are still being installed.
+        let precompressor = try ContentPrecompressor(directory: engine.options.temporaryDirectory, level: engine.options.compressionLevel)
+        defer { precompressor.shutdown() }
+        try await engine.install(resolved, into: &builder, keyring: keyring, keys: keys, clock: clock, precompressor: precompressor)
         var tree = builder.tree
 
         // Accounts, paths, os-release.
@@ -301,7 +307,8 @@ public struct ImageBuilder: Sendable {
 
         engine.progress?(.phase("writing layer", total: nil))
         let layer = try LayerWriter.write(
-            tree, to: path, modificationTime: clock.epoch, userNames: userNames, groupNames: groupNames, level: engine.options.compressionLevel)
+            tree, to: path, modificationTime: clock.epoch, userNames: userNames, groupNames: groupNames, level: engine.options.compressionLevel,
+            precompressed: precompressor)
         var sboms: [String: String] = [:]
         for package in resolved.packages {
             for sbomPath in ImageSBOM.embeddedSBOMPaths(name: package.info.name, version: package.info.version) {

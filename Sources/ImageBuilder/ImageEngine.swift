@@ -165,11 +165,13 @@ public final class ImageEngine: Sendable {
     }
 
     /// Fetches and installs an already resolved package set into `builder`, then writes the apk database.
+    /// With a `precompressor`, file contents start compressing for the layer as soon as they are in.
     public func install(
-        _ resolved: ResolvedContents, into builder: inout RootFSBuilder, keyring: Keyring, keys: [String: String], clock: BuildClock
+        _ resolved: ResolvedContents, into builder: inout RootFSBuilder, keyring: Keyring, keys: [String: String], clock: BuildClock,
+        precompressor: ContentPrecompressor? = nil
     ) async throws {
         let installer = ContentsInstaller(client: try client(keyring: keyring))
-        try await installer.install(resolved, into: &builder)
+        try await installer.install(resolved, into: &builder, precompressor: precompressor)
         try builder.writeDatabase(
             .init(world: configuration.contents.packages, repositories: try runtimeRepositoryLines(), keys: runtimeKeys(keys),
                   architecture: resolved.architecture.apk, modificationTime: clock.epoch))

@@ -147,3 +147,44 @@ enum PackageFixture {
         try AtomicFileSink.write(control.bytes + data.bytes, to: path)
     }
 }
+
+/// Large contents precompressed while "installing" give the very layer written without help.
+@Suite struct PrecompressedLayerTests {
+    @Test(arguments: [1, 2])
+    func precompressedLayerIsIdentical(threads: Int) throws {
+        try TemporaryDirectory.withSync { dir in
+            let spill = try SpillStore(directory: dir.path)
+            var tree = FileTree()
+            let sizes = [0, 100, 16 * 1024 - 1, 16 * 1024, 20_000, 128 * 1024, 128 * 1024 + 1, 700_000]
+            var contents: [FileContent] = []
+            for (i, size) in sizes.enumerated() {
+                var bytes = [UInt8]()
+                var x = UInt32(i + 1)
+                while bytes.count < size {
+                    x = x &* 1_103_515_245 &+ 12345
+                    bytes += x % 3 == 0 ? Array("layer image package \(x % 97)\n".utf8) : [UInt8(truncatingIfNeeded: x >> 16)]
+                }
+                let content = try spill.append(MemorySource(Array(bytes.prefix(size))))
+                contents.append(content)
+                try tree.insert("data/f\(i)", FileNode(kind: .regular, mode: 0o644, content: content))
+            }
+            // A hardlink to a large file: its content is written once.
+            try tree.insert("data/a-link", FileNode(kind: .hardLink, mode: 0o644, linkTarget: "data/f7"))
+            let plain = try LayerWriter.write(tree, to: dir.file("plain.tar.gz"), modificationTime: 0, threads: threads)
+
+            let precompressor = try ContentPrecompressor(directory: dir.path, level: 6, threads: threads)
+            defer { precompressor.shutdown() }
+            for content in contents { precompressor.enqueue(content) }
+            let helped = try LayerWriter.write(tree, to: dir.file("helped.tar.gz"), modificationTime: 0, threads: threads, precompressed: precompressor)
+            #expect(helped == WrittenLayer(path: helped.path, digest: plain.digest, diffID: plain.diffID, size: plain.size, uncompressedSize: plain.uncompressedSize))
+            #expect(try LayerWriterTests.bytes(helped.path) == LayerWriterTests.bytes(plain.path))
+            let tar = try LayerWriterTests.gunzip(helped.path)
+            #expect(plain.diffID == Hasher.digest(.sha256, tar))
+
+            // Another level's blocks cannot be used.
+            #expect(throws: LaminaError.self) {
+                try LayerWriter.write(tree, to: dir.file("x.tar.gz"), modificationTime: 0, level: 9, precompressed: precompressor)
+            }
+        }
+    }
+}
