@@ -113,9 +113,17 @@ public struct ImageBuilder: Sendable {
             extraBlobs: images.count > 1 ? [LayoutBlob(indexBlob)] : [], includeDockerFiles: request.format == .tarball)
         switch request.format {
         case .tarball:
-            var sink = try TarLayoutSink(path: request.output, modificationTime: clock.epoch)
-            try layout.write(to: &sink)
-            try sink.commit()
+            // An unchanged image already sitting, untouched, where it goes is not copied again.
+            let stamps = OutputStampStore(cacheDirectory: engine.options.cacheDirectory)
+            let plan = OutputStamp.planDigest(layout, modificationTime: clock.epoch)
+            if request.layerCache && stamps.isCurrent(request.output, plan: plan) {
+                engine.progress?(.phase("output unchanged", total: nil))
+            } else {
+                var sink = try TarLayoutSink(path: request.output, modificationTime: clock.epoch)
+                try layout.write(to: &sink)
+                try sink.commit()
+                if request.layerCache { stamps.record(request.output, plan: plan) }
+            }
         case .ociLayout:
             var sink = try DirectoryLayoutSink(root: request.output)
             try layout.write(to: &sink)

@@ -32,6 +32,20 @@ struct ImageBuildLayerTests {
             #expect(!warm.stderr.contains("installing") && !warm.stderr.contains("writing layer"), "\(warm.stderr)")
             #expect(try bytes(dir.file("warm.tar")) == bytes(dir.file("cold.tar")))
 
+            // Into the same, untouched file: nothing to write. Changed or removed: written again.
+            let same = try lamina(["image", "build", "testdata/apko.yaml", "cache:1", dir.file("warm.tar"), "--log-level", "debug"], cache: cache)
+            #expect(same.status == 0 && same.stderr.contains("output unchanged"), "\(same.stderr)")
+            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: dir.file("warm.tar")))
+            try handle.write(contentsOf: Data([0x21]))  // same size, one byte changed
+            try handle.close()
+            let changed = try lamina(["image", "build", "testdata/apko.yaml", "cache:1", dir.file("warm.tar"), "--log-level", "debug"], cache: cache)
+            #expect(changed.status == 0 && !changed.stderr.contains("output unchanged"), "\(changed.stderr)")
+            #expect(try bytes(dir.file("warm.tar")) == bytes(dir.file("cold.tar")))
+            try FileManager.default.removeItem(atPath: dir.file("warm.tar"))
+            let removed = try lamina(["image", "build", "testdata/apko.yaml", "cache:1", dir.file("warm.tar"), "--log-level", "debug"], cache: cache)
+            #expect(removed.status == 0 && !removed.stderr.contains("output unchanged"), "\(removed.stderr)")
+            #expect(try bytes(dir.file("warm.tar")) == bytes(dir.file("cold.tar")))
+
             // Without the cache: built afresh, same bytes, nothing new stored.
             let fresh = try lamina(
                 ["image", "build", "testdata/apko.yaml", "cache:1", dir.file("fresh.tar"), "--no-layer-cache", "--log-level", "debug"], cache: cache)
