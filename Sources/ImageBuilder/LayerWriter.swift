@@ -25,9 +25,10 @@ public struct WrittenLayer: Sendable, Hashable, Codable {
 ///
 /// **Block layout.** The content of every regular file of at least `isolatedContentSize` bytes
 /// starts a new deflate block with no dictionary, is cut into 128 KiB blocks from its own start
-/// (each primed with the 32 KiB before it in the file), and is followed by a block end. Everything
-/// else (headers, padding, small files) flows through 128 KiB blocks primed with the 32 KiB before
-/// them. So a large file's compressed blocks depend on nothing but its bytes and the level, and a
+/// (each primed with the 32 KiB before it in the file), and is followed by a block end after which
+/// the stream starts again without a dictionary. Everything else (headers, padding, small files)
+/// flows through 128 KiB blocks, each but the first after a large content primed with the 32 KiB
+/// before it. So a large file's compressed blocks depend on nothing but its bytes and the level, and a
 /// `ContentPrecompressor` can make them while packages are still being installed; the layer is
 /// byte-for-byte the same whether they were made ahead or here, and whatever the thread count.
 public enum LayerWriter {
@@ -143,7 +144,9 @@ final class LayerStream: ByteSink {
             offset += n
             contentLeft -= Int64(n)
             if contentLeft == 0 {
-                try gzip.endBlock(keepDictionary: true)
+                // What follows (padding, the next headers) starts afresh too: such blocks are often tiny,
+                // and priming each with 32 KiB of dictionary would cost more CPU than the whole block.
+                try gzip.endBlock(keepDictionary: false)
                 chunks = []
             }
         }

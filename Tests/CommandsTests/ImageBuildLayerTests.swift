@@ -85,3 +85,22 @@ struct ImageBuildLayerTests {
         }
     }
 }
+
+/// `scripts/bench-image --smoke`: the benchmark's plumbing on a 3-package corpus with the test build
+/// (seconds, no release build). The real benchmark is run by hand.
+@Suite struct BenchImageSmokeTests {
+    static let script = SharedTestData.packageRoot.appendingPathComponent("scripts/bench-image").path
+    static let corpusScript = SharedTestData.packageRoot.appendingPathComponent("../shared/bench/make-corpus.py").path
+    static let ready = FileManager.default.fileExists(atPath: corpusScript) && CommandRunner.which("python3") != nil
+        && CommandRunner.which("pigz") != nil && FileManager.default.isExecutableFile(atPath: "/usr/bin/time")
+
+    @Test(.enabled(if: ready, "needs ../shared/bench, python3, pigz and /usr/bin/time"))
+    func smokeRunReportsEveryFigure() throws {
+        let r = try CommandRunner.run("/bin/bash", [Self.script, "--smoke"], environment: ["LAMINA": CommandRunner.laminaPath])
+        #expect(r.status == 0, "\(r.stdout)\n\(r.stderr)")
+        for line in ["corpus: 3 packages", "lamina image build (no layer cache):", "peak RSS", "1-core limit", "2-core limit",
+                     "layer ", "warm rebuild (layer cache)"] {
+            #expect(r.stdout.contains(line), "missing '\(line)' in:\n\(r.stdout)")
+        }
+    }
+}
