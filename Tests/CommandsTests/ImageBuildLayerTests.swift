@@ -84,6 +84,23 @@ struct ImageBuildLayerTests {
             #expect(!r.stderr.contains("\r") && !r.stderr.contains("\u{1b}"))
         }
     }
+
+    /// On a terminal the live progress line is erased before the error, so `error: …` starts a clean line.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/script"), "needs script(1) for a pseudo-terminal"))
+    func errorOnATerminalStartsOnACleanLine() throws {
+        try TemporaryDirectory.withSync { dir in
+            let command = [CommandRunner.laminaPath, "image", "build", "testdata/apko.yaml", "x:1", dir.file("x.tar"), "--arch", "amd64",
+                           "-p", "no-such-package-anywhere", "--cache-dir", dir.file("c")].joined(separator: " ")
+            let r = try CommandRunner.run("/usr/bin/script", ["-qec", command, "/dev/null"], directory: Self.apkoCLI)
+            #expect(r.status == 1, "\(r.stdout)")
+            let text = r.stdout
+            let error = try #require(text.range(of: "error: "), "\(text)")
+            // What precedes the error ends with the erase sequence (or a newline): no half line.
+            let before = text[..<error.lowerBound]
+            #expect(before.isEmpty || before.hasSuffix("\r\u{1b}[2K") || before.hasSuffix("\n"), "\(text.debugDescription)")
+            #expect(text.contains("resolving"), "the live line was shown: \(text.debugDescription)")
+        }
+    }
 }
 
 /// `scripts/bench-image --smoke`: the benchmark's plumbing on a 3-package corpus with the test build

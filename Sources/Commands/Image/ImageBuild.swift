@@ -13,6 +13,11 @@ struct ImageBuild: AsyncParsableCommand {
             directory (or with --format oci-layout) a plain OCI layout folder is written instead. SBOMs
             (sbom-<arch>.spdx.json) go beside the output unless --sbom=false. Timestamps come from
             SOURCE_DATE_EPOCH (or --build-date), default 0: the same inputs give the same bytes.
+
+            Finished layers are kept in <cache-dir>/layers, keyed by every input that shapes them (packages,
+            the config parts written into files, architecture, date, --compression-level): an unchanged
+            rebuild skips installing and compressing, and an unchanged output file is not rewritten.
+            --no-layer-cache builds from the packages again.
             """)
 
     @Argument(help: "The apko.yaml.") var config: String
