@@ -131,8 +131,8 @@ public struct ImageBuilder: Sendable {
 
         // SBOMs beside the output.
         var sbomFiles: [String] = []
-        if request.sbom { engine.progress?(.phase("writing SBOMs", total: nil)) }
         if request.sbom {
+            engine.progress?(.phase("writing SBOMs", total: nil))
             let dir = sbomDirectory
             for image in images {
                 guard let bytes = image.sbom else { continue }
