@@ -150,7 +150,7 @@ enum PackageFixture {
 
 /// Large contents precompressed while "installing" give the very layer written without help.
 @Suite struct PrecompressedLayerTests {
-    @Test(arguments: [1, 2])
+    @Test(arguments: [1, 2, 4])
     func precompressedLayerIsIdentical(threads: Int) throws {
         try TemporaryDirectory.withSync { dir in
             let spill = try SpillStore(directory: dir.path)
