@@ -22,9 +22,11 @@ import LaminaCore
 /// the standard trailer (CRC-32 and input size mod 2^32, little-endian).
 ///
 /// **Deterministic.** Block boundaries depend only on the position in the input (never on how the
-/// caller splits its `write` calls), and each block's bytes depend only on its input, its
-/// dictionary and the level. The thread count and timing change nothing: one thread and eight
-/// threads give the same bytes.
+/// caller splits its `write` calls) and on where the caller explicitly ends blocks (`endBlock`), and
+/// each block's bytes depend only on its input, its dictionary and the level. The thread count and
+/// timing change nothing: one thread and eight threads give the same bytes. Blocks may also be
+/// compressed ahead of time elsewhere (`DeflateBlockCompressor`) and spliced in
+/// (`appendCompressedBlock`) without changing a byte.
 ///
 /// **Bounded memory.** At most `2 × threads` blocks are queued or being compressed; `write`
 /// blocks (writing finished blocks to the sink) until a slot is free. With the default block
