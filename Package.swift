@@ -150,6 +150,9 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(name: "EndToEndTests", dependencies: ["TestSupport"], swiftSettings: strict),
         .testTarget(
+            name: "ImageBuilderTests", dependencies: ["ImageBuilder", "RootFS", "APK", "Archive", "Config", "LaminaCore", "TestSupport"],
+            swiftSettings: strict),
+        .testTarget(
             name: "CommandsTests", dependencies: ["Commands", "APK", "Archive", "TestSupport"],
             swiftSettings: strict),
     ]

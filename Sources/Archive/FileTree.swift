@@ -220,11 +220,18 @@ public struct FileTree: Sendable {
     /// Writes the tree as a tar stream (terminated).
     ///
     /// Hardlinks are written so that the first path of each group in output order carries the
-    /// content and the later ones link to it, whatever the order they were installed in.
+    /// content and the later ones link to it, whatever the order they were installed in. That first
+    /// entry always has the target file's mode, owner and xattrs (an inode has one set), even when
+    /// it is a link name that sorts before the target.
     /// - Parameters:
     ///   - modificationTime: when set, every entry gets this mtime (reproducible layers).
     ///   - userNames/groupNames: uid → user name and gid → group name for `uname`/`gname`.
-    public func writeTar(to writer: TarWriter, modificationTime: Int64? = nil, userNames: [Int: String] = [:], groupNames: [Int: String] = [:]) throws {
+    ///   - openContent: opens a regular file's content for archiving (default `FileContent.open()`); lets a
+    ///     caller see where each content starts (e.g. to align compression blocks on it).
+    public func writeTar(
+        to writer: TarWriter, modificationTime: Int64? = nil, userNames: [Int: String] = [:], groupNames: [Int: String] = [:],
+        openContent: ((FileContent) throws -> ByteSource)? = nil
+    ) throws {
         var writtenAs: [String: String] = [:]  // hardlink group target → first path written
         let linkTargets = hardlinkTargets
         for path in sortedPaths {
@@ -250,10 +257,21 @@ public struct FileTree: Sendable {
                 entry.kind = .regular
                 entry.linkTarget = ""
                 content = target.content
+                if node.kind == .hardLink {
+                    // The link is written first (it sorts before its target): it stands for the inode, so it
+                    // carries the target's metadata, not whatever the link node recorded.
+                    entry.mode = target.mode
+                    entry.uid = target.uid
+                    entry.gid = target.gid
+                    entry.userName = userNames[target.uid] ?? ""
+                    entry.groupName = groupNames[target.gid] ?? ""
+                    entry.xattrs = target.xattrs
+                }
             }
             if entry.kind == .regular {
                 entry.size = content?.size ?? 0
-                try writer.append(entry, content: try content?.open())
+                let source = try content.map { try openContent?($0) ?? $0.open() }
+                try writer.append(entry, content: source)
             } else {
                 try writer.append(entry)
             }

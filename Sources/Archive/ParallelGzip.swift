@@ -22,9 +22,11 @@ import LaminaCore
 /// the standard trailer (CRC-32 and input size mod 2^32, little-endian).
 ///
 /// **Deterministic.** Block boundaries depend only on the position in the input (never on how the
-/// caller splits its `write` calls), and each block's bytes depend only on its input, its
-/// dictionary and the level. The thread count and timing change nothing: one thread and eight
-/// threads give the same bytes.
+/// caller splits its `write` calls) and on where the caller explicitly ends blocks (`endBlock`), and
+/// each block's bytes depend only on its input, its dictionary and the level. The thread count and
+/// timing change nothing: one thread and eight threads give the same bytes. Blocks may also be
+/// compressed ahead of time elsewhere (`DeflateBlockCompressor`) and spliced in
+/// (`appendCompressedBlock`) without changing a byte.
 ///
 /// **Bounded memory.** At most `2 × threads` blocks are queued or being compressed; `write`
 /// blocks (writing finished blocks to the sink) until a slot is free. With the default block
@@ -62,6 +64,8 @@ public final class ParallelGzipWriter: ByteSink {
     private var history: ArraySlice<UInt8> = []
     private var submitted = 0
     private var written = 0
+    /// Blocks compressed elsewhere (`appendCompressedBlock`), waiting for their turn in the output.
+    private var spliced: [Int: BlockResult] = [:]
     private var crc: uLong = 0
     private var finished = false
     private var failure: (any Error)?
@@ -151,6 +155,59 @@ public final class ParallelGzipWriter: ByteSink {
         }
     }
 
+    /// Ends the current block here instead of at the next block-size boundary, so the next byte
+    /// starts a new block. Without `keepDictionary` that block also gets no preset dictionary (it
+    /// cannot refer back to anything before it), which makes what follows compressible on its own:
+    /// see `DeflateBlockCompressor` and `appendCompressedBlock`. Does nothing for the dictionary
+    /// when kept and nothing is buffered.
+    ///
+    /// Where blocks end is part of the output's identity: a caller that ends blocks at positions
+    /// chosen from the *content* (never from timing or thread count) keeps the output deterministic.
+    public func endBlock(keepDictionary: Bool = true) throws {
+        try checkUsable()
+        do {
+            if !current.isEmpty { try submit(isLast: false) }
+            if !keepDictionary { history = [] }
+        } catch {
+            failure = error
+            throw error
+        }
+    }
+
+    /// Appends a block compressed elsewhere by `DeflateBlockCompressor` (with this writer's level),
+    /// as if `input` had been written here right after `endBlock`: the output is byte-for-byte the
+    /// same. `input` is the block's uncompressed bytes (its tail primes the next block's dictionary).
+    /// - Throws: `.internal` when bytes are buffered (call `endBlock` first) or the block does not
+    ///   describe `input`; whatever the sink throws.
+    public func appendCompressedBlock(_ block: DeflatedBlock, input: UnsafeRawBufferPointer) throws {
+        try checkUsable()
+        guard current.isEmpty else {
+            throw LaminaError(.internal, "appendCompressedBlock with \(current.count) bytes buffered; call endBlock() first")
+        }
+        guard block.inputCount == input.count, block.level == level else {
+            throw LaminaError(.internal, "a precompressed block does not match its input or level")
+        }
+        do {
+            let bytes = [UInt8](input)
+            let result = BlockResult(index: submitted, output: block.output, crc: block.crc, inputCount: block.inputCount)
+            history = Self.window(after: history, block: bytes)
+            uncompressedCount += Int64(input.count)
+            if pool == nil {
+                submitted += 1
+                try emit(result)
+                written += 1
+                return
+            }
+            while submitted - written >= maxInFlight { try writeNext(wait: true) }
+            spliced[submitted] = result
+            submitted += 1
+            while written < submitted, try writeNext(wait: false) {}
+        } catch {
+            failure = error
+            throw error
+        }
+    }
+
     private func checkUsable() throws {
         if let failure { throw failure }
         if finished { throw LaminaError(.internal, "write to a parallel gzip stream after finish()") }
@@ -179,6 +236,11 @@ public final class ParallelGzipWriter: ByteSink {
     /// Writes block `written` if it is done (or, with `wait`, once it is). Returns whether it wrote.
     @discardableResult
     private func writeNext(wait: Bool) throws -> Bool {
+        if let result = spliced.removeValue(forKey: written) {
+            try emit(result)
+            written += 1
+            return true
+        }
         guard let pool else { return false }
         guard let result = try pool.result(for: written, wait: wait) else { return false }
         try emit(result)
@@ -207,6 +269,61 @@ public final class ParallelGzipWriter: ByteSink {
         try writer.write(bytes)
         try writer.finish()
         return sink.bytes
+    }
+}
+
+/// A compressed block made by `DeflateBlockCompressor`, ready for `appendCompressedBlock`.
+public struct DeflatedBlock: Sendable, Hashable {
+    /// Raw deflate bytes ending on a byte boundary, without the final-block bit.
+    public var output: [UInt8]
+    /// CRC-32 of the input.
+    public var crc: UInt32
+    /// Uncompressed size.
+    public var inputCount: Int
+    /// The zlib level it was made with.
+    public var level: Int32
+
+    public init(output: [UInt8], crc: UInt32, inputCount: Int, level: Int32) {
+        self.output = output
+        self.crc = crc
+        self.inputCount = inputCount
+        self.level = level
+    }
+}
+
+/// Compresses a run of bytes that starts a block (after `ParallelGzipWriter.endBlock(keepDictionary:
+/// false)`) ahead of time, on any thread, into exactly the blocks the writer would make from it:
+/// `blockSize` pieces, each primed with the 32 KiB before it within the run. One instance per
+/// thread; not shareable.
+public final class DeflateBlockCompressor {
+    public let level: Int32
+    public let blockSize: Int
+    private let deflater: BlockDeflater
+
+    /// - Throws: `.usage` for a bad level or block size; `.internal` when zlib cannot start.
+    public init(level: Int32 = 6, blockSize: Int = ParallelGzipWriter.defaultBlockSize) throws {
+        guard (0...9).contains(level) else { throw LaminaError(.usage, "gzip level \(level) is out of range (0–9)") }
+        guard (1024...(64 << 20)).contains(blockSize) else {
+            throw LaminaError(.usage, "gzip block size \(blockSize) is out of range (1 KiB–64 MiB)")
+        }
+        self.level = level
+        self.blockSize = blockSize
+        deflater = try BlockDeflater(level: level)
+    }
+
+    /// Compresses one block: `input` (at most `blockSize` bytes) with `dictionary` (the up to 32 KiB
+    /// of the run before it; empty for the run's first block).
+    public func compress(_ input: [UInt8], dictionary: ArraySlice<UInt8>) throws -> DeflatedBlock {
+        guard input.count <= blockSize else {
+            throw LaminaError(.internal, "block of \(input.count) bytes is larger than the block size \(blockSize)")
+        }
+        let result = try deflater.compress(BlockJob(index: 0, input: input, dictionary: dictionary.suffix(ParallelGzipWriter.window), isLast: false))
+        return DeflatedBlock(output: result.output, crc: result.crc, inputCount: result.inputCount, level: level)
+    }
+
+    /// The dictionary for the block after `block`, given the one before it (the writer's rule).
+    public static func window(after history: ArraySlice<UInt8>, block: [UInt8]) -> ArraySlice<UInt8> {
+        ParallelGzipWriter.window(after: history, block: block)
     }
 }
 

@@ -86,11 +86,23 @@ public struct ContentsInstaller: Sendable {
     }
 
     /// Fetches (verified) and installs every package into `builder`, in order.
-    public func install(_ contents: ResolvedContents, into builder: inout RootFSBuilder) async throws {
+    /// - Parameter precompressor: gets each installed package's file contents as soon as it is in, to
+    ///   compress them for the layer while the next packages install.
+    public func install(_ contents: ResolvedContents, into builder: inout RootFSBuilder, precompressor: ContentPrecompressor? = nil) async throws {
         let paths = try await client.fetchAll(contents.packages)
         client.progress?(.phase("installing", total: Int64(paths.count)))
         for (i, (package, path)) in zip(contents.packages, paths).enumerated() {
             try builder.install(packageAt: path, expected: package.info, repositoryTag: package.repository.tag)
+            if let precompressor, let record = builder.installed.last {
+                for directory in record.directories {
+                    for file in directory.files {
+                        let filePath = directory.path.isEmpty ? file.name : directory.path + "/" + file.name
+                        if let node = builder.tree.nodes[filePath], node.kind == .regular, let content = node.content {
+                            precompressor.enqueue(content)
+                        }
+                    }
+                }
+            }
             client.progress?(.advance(completed: Int64(i + 1)))
         }
     }

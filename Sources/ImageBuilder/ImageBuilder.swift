@@ -23,6 +23,8 @@ public struct ImageBuildRequest: Sendable {
     /// Where SBOM files go (default: beside the output).
     public var sbomPath: String?
     public var annotations: [String: String] = [:]
+    /// Reuse (and store) finished layers under `<cache>/layers` (`--no-layer-cache` turns it off).
+    public var layerCache = true
     /// The build date; nil means SOURCE_DATE_EPOCH or 0.
     public var clock: BuildClock
 
@@ -71,6 +73,7 @@ public struct ImageBuilder: Sendable {
                 "building on a base image is not supported yet; remove contents.baseimage", atKey: true)
         }
         let tag = try Reference(request.tag)
+        engine.progress?(.phase("loading keyring", total: nil))
         let (keyring, keys) = try await engine.keyring()
         let clock = request.clock
         var images: [BuiltImage] = []
@@ -100,6 +103,7 @@ public struct ImageBuilder: Sendable {
         }
 
         // Output.
+        engine.progress?(.phase("writing output", total: nil))
         let layoutImages = images.map {
             LayoutImage(architecture: $0.architecture, manifest: $0.manifest, config: $0.config,
                         layers: [LayoutBlob(descriptor: Descriptor(mediaType: .ociLayerGzip, digest: $0.layer.digest, size: $0.layer.size), file: $0.layer.path)])
@@ -109,9 +113,17 @@ public struct ImageBuilder: Sendable {
             extraBlobs: images.count > 1 ? [LayoutBlob(indexBlob)] : [], includeDockerFiles: request.format == .tarball)
         switch request.format {
         case .tarball:
-            var sink = try TarLayoutSink(path: request.output, modificationTime: clock.epoch)
-            try layout.write(to: &sink)
-            try sink.commit()
+            // An unchanged image already sitting, untouched, where it goes is not copied again.
+            let stamps = OutputStampStore(cacheDirectory: engine.options.cacheDirectory)
+            let plan = OutputStamp.planDigest(layout, modificationTime: clock.epoch)
+            if request.layerCache && stamps.isCurrent(request.output, plan: plan) {
+                engine.progress?(.phase("output unchanged", total: nil))
+            } else {
+                var sink = try TarLayoutSink(path: request.output, modificationTime: clock.epoch)
+                try layout.write(to: &sink)
+                try sink.commit()
+                if request.layerCache { stamps.record(request.output, plan: plan) }
+            }
         case .ociLayout:
             var sink = try DirectoryLayoutSink(root: request.output)
             try layout.write(to: &sink)
@@ -120,6 +132,7 @@ public struct ImageBuilder: Sendable {
         // SBOMs beside the output.
         var sbomFiles: [String] = []
         if request.sbom {
+            engine.progress?(.phase("writing SBOMs", total: nil))
             let dir = sbomDirectory
             for image in images {
                 guard let bytes = image.sbom else { continue }
@@ -175,30 +188,34 @@ public struct ImageBuilder: Sendable {
     ) async throws -> BuiltImage {
         let config = engine.configuration
         engine.progress?(.note("building \(arch.ociPlatform)"))
-        var builder = try RootFSBuilder(spillDirectory: engine.options.temporaryDirectory)
-        builder.setTree(try Self.baseTree())
-        let resolved = try await engine.installRoot(into: &builder, architecture: arch, keyring: keyring, keys: keys, clock: clock)
-        var tree = builder.tree
+        engine.progress?(.phase("resolving \(arch.apk)", total: nil))
+        let resolved = try await engine.resolve(architecture: arch, keyring: keyring)
 
-        // Accounts, paths, os-release.
-        let (userNames, groupNames) = try AccountsWriter.apply(config.accounts, to: &tree)
-        try PathsWriter.apply(config.paths, to: &tree)
-        if tree["etc/os-release"] == nil {
-            let os = config.osRelease
-            let text = """
-                ID=\(os?.id.isEmpty == false ? os!.id : "lamina")
-                NAME="\(os?.name.isEmpty == false ? os!.name : "Lamina image")"
-                PRETTY_NAME="\(os?.prettyName.isEmpty == false ? os!.prettyName : "Lamina image")"
-                VERSION_ID=\(os?.versionID.isEmpty == false ? os!.versionID : "unknown")
-
-                """
-            try tree.insert("etc/os-release", .file(Array(text.utf8)))
+        // The layer: from the cache when every input is unchanged, else installed, tarred and compressed.
+        let cache = LayerCache(cacheDirectory: engine.options.cacheDirectory)
+        let key = request.layerCache ? try layerCacheKey(resolved, keys: keys, clock: clock) : nil
+        let layer: WrittenLayer
+        let facts: LayerFacts
+        if let key, let hit = cache.lookup(key) {
+            engine.progress?(.phase("layer cache hit \(key.hex.prefix(12))", total: nil))
+            layer = hit.layer
+            facts = hit.facts
+        } else {
+            let staging = try key.map { _ in try cache.stagingDirectory() }
+            defer { if let staging { try? FileManager.default.removeItem(atPath: staging) } }
+            let layerPath = (staging ?? engine.options.temporaryDirectory + "/layer-\(arch.apk)") + "/layer.tar.gz"
+            if staging == nil { try FileManager.default.createDirectory(atPath: (layerPath as NSString).deletingLastPathComponent, withIntermediateDirectories: true) }
+            let (written, treeFacts) = try await buildLayer(resolved, keyring: keyring, keys: keys, clock: clock, to: layerPath)
+            if let key, let staging {
+                let stored = try cache.commit(LayerCacheEntry(layer: written, facts: treeFacts), staging: staging, key: key)
+                layer = stored.layer
+                facts = stored.facts
+            } else {
+                layer = written
+                facts = treeFacts
+            }
         }
-
-        // The layer.
-        let layerPath = engine.options.temporaryDirectory + "/layer-\(arch.apk).tar.gz"
-        engine.progress?(.phase("writing layer", total: nil))
-        let layer = try LayerWriter.write(tree, to: layerPath, modificationTime: clock.epoch, userNames: userNames, groupNames: groupNames)
+        let userNames = facts.userNamesByID
 
         // Image config.
         var env = config.environment
@@ -229,13 +246,13 @@ public struct ImageBuilder: Sendable {
         // SBOM.
         var sbom: [UInt8]?
         if request.sbom {
-            let osInfo = (AccountsWriter.read("etc/os-release", tree)).flatMap { try? OperatingSystemInfo.parse(osRelease: $0) } ?? .unknown
+            let osInfo = facts.osRelease.flatMap { try? OperatingSystemInfo.parse(osRelease: $0) } ?? .unknown
             var packages: [SBOM.InstalledPackage] = []
             for package in resolved.packages {
                 let info = package.info
                 var embedded: SBOMDocument?
                 for path in ImageSBOM.embeddedSBOMPaths(name: info.name, version: info.version) {
-                    if let text = AccountsWriter.read(path, tree) {
+                    if let text = facts.embeddedSBOMs[path] {
                         embedded = try? SPDXJSON.decode(Array(text.utf8), what: path)
                         break
                     }
@@ -252,5 +269,66 @@ public struct ImageBuilder: Sendable {
             sbom = SPDXJSON.encode(doc)
         }
         return BuiltImage(architecture: arch, layer: layer, config: configBlob, manifest: manifestBlob, packages: resolved.packages, sbom: sbom)
+    }
+
+    /// The layer cache key for this architecture, or nil when it cannot be keyed.
+    func layerCacheKey(_ resolved: ResolvedContents, keys: [String: String], clock: BuildClock) throws -> Digest? {
+        let config = engine.configuration
+        return try LayerCacheKey(
+            architecture: resolved.architecture.apk, epoch: clock.epoch, compressionLevel: engine.options.compressionLevel,
+            packages: resolved.packages.map {
+                .init(identity: $0.info.checksum?.apkIdentity ?? "", name: $0.info.name, version: $0.info.version, repositoryTag: $0.repository.tag)
+            },
+            world: config.contents.packages, repositories: try engine.runtimeRepositoryLines(), keys: engine.runtimeKeys(keys),
+            accounts: config.accounts, paths: config.paths, osRelease: config.osRelease, certificates: config.certificates
+        ).digest()
+    }
+
+    /// Installs the resolved packages, applies accounts, paths and os-release, and writes the layer to
+    /// `path`. Returns it with the facts the image config and SBOM need from the tree.
+    func buildLayer(
+        _ resolved: ResolvedContents, keyring: Keyring, keys: [String: String], clock: BuildClock, to path: String
+    ) async throws -> (WrittenLayer, LayerFacts) {
+        let config = engine.configuration
+        var builder = try RootFSBuilder(spillDirectory: engine.options.temporaryDirectory)
+        builder.setTree(try Self.baseTree())
+        // Large contents compress on the other cores while later packages are still being installed.
+        let precompressor = try ContentPrecompressor(directory: engine.options.temporaryDirectory, level: engine.options.compressionLevel)
+        defer { precompressor.shutdown() }
+        try await engine.install(resolved, into: &builder, keyring: keyring, keys: keys, clock: clock, precompressor: precompressor)
+        var tree = builder.tree
+
+        // Accounts, paths, os-release.
+        let (userNames, groupNames) = try AccountsWriter.apply(config.accounts, to: &tree)
+        try PathsWriter.apply(config.paths, to: &tree)
+        if tree["etc/os-release"] == nil {
+            let os = config.osRelease
+            let text = """
+                ID=\(os?.id.isEmpty == false ? os!.id : "lamina")
+                NAME="\(os?.name.isEmpty == false ? os!.name : "Lamina image")"
+                PRETTY_NAME="\(os?.prettyName.isEmpty == false ? os!.prettyName : "Lamina image")"
+                VERSION_ID=\(os?.versionID.isEmpty == false ? os!.versionID : "unknown")
+
+                """
+            try tree.insert("etc/os-release", .file(Array(text.utf8)))
+        }
+
+        engine.progress?(.phase("writing layer", total: nil))
+        let layer = try LayerWriter.write(
+            tree, to: path, modificationTime: clock.epoch, userNames: userNames, groupNames: groupNames, level: engine.options.compressionLevel,
+            precompressed: precompressor)
+        var sboms: [String: String] = [:]
+        for package in resolved.packages {
+            for sbomPath in ImageSBOM.embeddedSBOMPaths(name: package.info.name, version: package.info.version) {
+                if let text = AccountsWriter.read(sbomPath, tree) {
+                    sboms[sbomPath] = text
+                    break
+                }
+            }
+        }
+        let facts = LayerFacts(
+            userNames: Dictionary(userNames.map { (String($0.key), $0.value) }, uniquingKeysWith: { a, _ in a }),
+            osRelease: AccountsWriter.read("etc/os-release", tree), embeddedSBOMs: sboms)
+        return (layer, facts)
     }
 }

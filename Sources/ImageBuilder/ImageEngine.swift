@@ -30,6 +30,8 @@ public struct ImageOptions: Sendable {
     public var environment: [String: String]
     /// Directory for spilled file contents while a root is assembled.
     public var temporaryDirectory: String
+    /// gzip level of the layer, 1–9 (`--compression-level`).
+    public var compressionLevel = LayerWriter.defaultLevel
 
     public init(configPath: String, cacheDirectory: String, environment: [String: String], temporaryDirectory: String) {
         self.configPath = configPath
@@ -165,15 +167,29 @@ public final class ImageEngine: Sendable {
     public func installRoot(
         into builder: inout RootFSBuilder, architecture: Architecture, keyring: Keyring, keys: [String: String], clock: BuildClock
     ) async throws -> ResolvedContents {
-        let installer = ContentsInstaller(client: try client(keyring: keyring))
         let resolved = try await resolve(architecture: architecture, keyring: keyring)
-        try await installer.install(resolved, into: &builder)
+        try await install(resolved, into: &builder, keyring: keyring, keys: keys, clock: clock)
+        return resolved
+    }
+
+    /// Fetches and installs an already resolved package set into `builder`, then writes the apk database.
+    /// With a `precompressor`, file contents start compressing for the layer as soon as they are in.
+    public func install(
+        _ resolved: ResolvedContents, into builder: inout RootFSBuilder, keyring: Keyring, keys: [String: String], clock: BuildClock,
+        precompressor: ContentPrecompressor? = nil
+    ) async throws {
+        let installer = ContentsInstaller(client: try client(keyring: keyring))
+        try await installer.install(resolved, into: &builder, precompressor: precompressor)
+        try builder.writeDatabase(
+            .init(world: configuration.contents.packages, repositories: try runtimeRepositoryLines(), keys: runtimeKeys(keys),
+                  architecture: resolved.architecture.apk, modificationTime: clock.epoch))
+    }
+
+    /// The keys written to `/etc/apk/keys`: the build keyring plus `runtime_keyring` (file name → PEM).
+    public func runtimeKeys(_ keys: [String: String]) -> [String: String] {
         var runtimeKeys = keys
         for entry in configuration.contents.runtimeKeyring { runtimeKeys[entry.name] = entry.content }
-        try builder.writeDatabase(
-            .init(world: configuration.contents.packages, repositories: try runtimeRepositoryLines(), keys: runtimeKeys,
-                  architecture: architecture.apk, modificationTime: clock.epoch))
-        return resolved
+        return runtimeKeys
     }
 
     /// Resolves and installs one architecture's packages into a fresh root.

@@ -13,6 +13,11 @@ struct ImageBuild: AsyncParsableCommand {
             directory (or with --format oci-layout) a plain OCI layout folder is written instead. SBOMs
             (sbom-<arch>.spdx.json) go beside the output unless --sbom=false. Timestamps come from
             SOURCE_DATE_EPOCH (or --build-date), default 0: the same inputs give the same bytes.
+
+            Finished layers are kept in <cache-dir>/layers, keyed by every input that shapes them (packages,
+            the config parts written into files, architecture, date, --compression-level): an unchanged
+            rebuild skips installing and compressing, and an unchanged output file is not rewritten.
+            --no-layer-cache builds from the packages again.
             """)
 
     @Argument(help: "The apko.yaml.") var config: String
@@ -23,6 +28,8 @@ struct ImageBuild: AsyncParsableCommand {
     @Option(name: .customLong("sbom-path"), help: "Where to write SBOMs (default: beside the output).") var sbomPath: String?
     @Option(name: .customLong("annotations"), help: "KEY:VALUE annotation for the index, manifests and labels (repeatable).") var annotations: [String] = []
     @Option(name: .customLong("build-date"), help: "Build date: Unix seconds or RFC 3339 (overrides SOURCE_DATE_EPOCH).") var buildDate: String?
+    @Flag(name: .customLong("no-layer-cache"), help: "Build the layer afresh instead of reusing (and storing) it in <cache-dir>/layers.")
+    var noLayerCache = false
     @OptionGroup var flags: ImageFlags
     @OptionGroup var global: GlobalOptions
 
@@ -52,6 +59,7 @@ struct ImageBuild: AsyncParsableCommand {
         var request = ImageBuildRequest(tag: tag, output: output, format: chosen, clock: clock)
         request.sbom = sbom
         request.sbomPath = sbomPath
+        request.layerCache = !noLayerCache
         for item in annotations {
             guard let colon = item.firstIndex(of: ":") else { throw LaminaError(.usage, "expected KEY:VALUE, got '\(item)'", subject: "--annotations") }
             request.annotations[String(item[..<colon])] = String(item[item.index(after: colon)...])

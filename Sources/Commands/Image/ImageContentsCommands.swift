@@ -129,7 +129,7 @@ struct ImageBuildMinirootfs: AsyncParsableCommand {
             let clock = try BuildClock.fromEnvironment(ProcessInfo.processInfo.environment)
             let (keyring, pems) = try await engine.keyring()
             let (builder, resolved) = try await engine.installRoot(architecture: archs[0], keyring: keyring, keys: pems, clock: clock)
-            let layer = try LayerWriter.write(builder.tree, to: output, modificationTime: clock.epoch)
+            let layer = try LayerWriter.write(builder.tree, to: output, modificationTime: clock.epoch, level: engine.options.compressionLevel)
             global.logger.result("wrote \(output) (\(resolved.packages.count) packages, \(layer.size) bytes, diff_id \(layer.diffID))")
         }
     }

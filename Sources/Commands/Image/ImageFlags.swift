@@ -22,6 +22,18 @@ struct ImageFlags: ParsableArguments {
     @Flag(name: [.customLong("allow-untrusted"), .customLong("ignore-signatures")], help: "Accept indexes no key vouches for (dangerous).")
     var allowUntrusted = false
     @Option(name: .customLong("include-paths"), help: "Where to look for `include:` files (repeatable).") var includePaths: [String] = []
+    @Option(name: .customLong("compression-level"), help: "gzip level of the layer, 1 (fastest) to 9 (smallest).")
+    var compressionLevel: Int = LayerWriter.defaultLevel
+
+    /// `--compression-level`, checked.
+    func layerCompressionLevel() throws -> Int {
+        guard LayerWriter.levels.contains(compressionLevel) else {
+            throw LaminaError(
+                .usage, "expected a gzip level from \(LayerWriter.levels.lowerBound) to \(LayerWriter.levels.upperBound), got \(compressionLevel)",
+                subject: "--compression-level")
+        }
+        return compressionLevel
+    }
 
     /// The architectures asked for, or nil for the config's own.
     func architectures() throws -> [Architecture]? {
@@ -52,6 +64,7 @@ struct ImageFlags: ParsableArguments {
         options.lockPath = lockfile
         options.offline = offline
         options.allowUntrusted = allowUntrusted
+        options.compressionLevel = try layerCompressionLevel()
         return options
     }
 }
@@ -74,7 +87,10 @@ func withImageEngine<T>(
     if options.allowUntrusted {
         Terminal.standardError.write("WARNING: --allow-untrusted: packages and indexes will be used WITHOUT a trusted signature\n")
     }
-    let engine = try ImageEngine(options: options, progress: ProgressDisplay(global: global).handler)
+    let display = ProgressDisplay(global: global)
+    // The live progress line is erased before anything else is printed: the result, or the error.
+    defer { display.finish() }
+    let engine = try ImageEngine(options: options, progress: display.handler)
     do {
         let result = try await body(engine, scratch)
         await engine.shutdown()

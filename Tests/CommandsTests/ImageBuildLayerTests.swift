@@ -1,0 +1,123 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// `lamina image build`: the layer cache, `--compression-level`, and what a failing build prints.
+/// Runs against apko's own test repository from its `internal/cli` folder.
+@Suite(.enabled(if: SharedTestData.isAvailable, "needs ../shared/testdata"))
+struct ImageBuildLayerTests {
+    static let apkoCLI = SharedTestData.path("chainguard-dev+apko/internal/cli")
+
+    func lamina(_ args: [String], cache: String) throws -> CommandResult {
+        try CommandRunner.lamina(
+            args + ["--cache-dir", cache, "--arch", "amd64", "--sbom=false"], environment: ["SOURCE_DATE_EPOCH": "1700000000"],
+            directory: Self.apkoCLI)
+    }
+
+    func bytes(_ path: String) throws -> Data { try Data(contentsOf: URL(fileURLWithPath: path)) }
+
+    @Test func warmRebuildReusesTheLayerAndGivesTheSameBytes() throws {
+        try TemporaryDirectory.withSync { dir in
+            let cache = dir.file("cache")
+            let cold = try lamina(["image", "build", "testdata/apko.yaml", "cache:1", dir.file("cold.tar"), "--log-level", "debug"], cache: cache)
+            #expect(cold.status == 0, "\(cold.stderr)")
+            #expect(!cold.stderr.contains("layer cache hit"))
+            #expect(cold.stderr.contains("writing layer"))
+            let entries = try FileManager.default.contentsOfDirectory(atPath: cache + "/layers").filter { !$0.hasPrefix(".") }
+            #expect(entries.count == 1)
+
+            let warm = try lamina(["image", "build", "testdata/apko.yaml", "cache:1", dir.file("warm.tar"), "--log-level", "debug"], cache: cache)
+            #expect(warm.status == 0, "\(warm.stderr)")
+            #expect(warm.stderr.contains("layer cache hit"), "\(warm.stderr)")
+            #expect(!warm.stderr.contains("installing") && !warm.stderr.contains("writing layer"), "\(warm.stderr)")
+            #expect(try bytes(dir.file("warm.tar")) == bytes(dir.file("cold.tar")))
+
+            // Into the same, untouched file: nothing to write. Changed or removed: written again.
+            let same = try lamina(["image", "build", "testdata/apko.yaml", "cache:1", dir.file("warm.tar"), "--log-level", "debug"], cache: cache)
+            #expect(same.status == 0 && same.stderr.contains("output unchanged"), "\(same.stderr)")
+            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: dir.file("warm.tar")))
+            try handle.write(contentsOf: Data([0x21]))  // same size, one byte changed
+            try handle.close()
+            let changed = try lamina(["image", "build", "testdata/apko.yaml", "cache:1", dir.file("warm.tar"), "--log-level", "debug"], cache: cache)
+            #expect(changed.status == 0 && !changed.stderr.contains("output unchanged"), "\(changed.stderr)")
+            #expect(try bytes(dir.file("warm.tar")) == bytes(dir.file("cold.tar")))
+            try FileManager.default.removeItem(atPath: dir.file("warm.tar"))
+            let removed = try lamina(["image", "build", "testdata/apko.yaml", "cache:1", dir.file("warm.tar"), "--log-level", "debug"], cache: cache)
+            #expect(removed.status == 0 && !removed.stderr.contains("output unchanged"), "\(removed.stderr)")
+            #expect(try bytes(dir.file("warm.tar")) == bytes(dir.file("cold.tar")))
+
+            // Without the cache: built afresh, same bytes, nothing new stored.
+            let fresh = try lamina(
+                ["image", "build", "testdata/apko.yaml", "cache:1", dir.file("fresh.tar"), "--no-layer-cache", "--log-level", "debug"], cache: cache)
+            #expect(fresh.status == 0, "\(fresh.stderr)")
+            #expect(!fresh.stderr.contains("layer cache hit") && fresh.stderr.contains("writing layer"))
+            #expect(try bytes(dir.file("fresh.tar")) == bytes(dir.file("cold.tar")))
+
+            // Another level is another layer (and another cache entry).
+            let level1 = try lamina(["image", "build", "testdata/apko.yaml", "cache:1", dir.file("l1.tar"), "--compression-level", "1"], cache: cache)
+            #expect(level1.status == 0, "\(level1.stderr)")
+            #expect(try bytes(dir.file("l1.tar")) != bytes(dir.file("cold.tar")))
+            #expect(try FileManager.default.contentsOfDirectory(atPath: cache + "/layers").filter { !$0.hasPrefix(".") }.count == 2)
+        }
+    }
+
+    @Test(arguments: ["0", "10", "fast"])
+    func badCompressionLevelNamesTheOption(level: String) throws {
+        try TemporaryDirectory.withSync { dir in
+            let r = try lamina(["image", "build", "testdata/apko.yaml", "x:1", dir.file("x.tar"), "--compression-level", level], cache: dir.file("c"))
+            #expect(r.status != 0)
+            #expect(r.stderr.contains("--compression-level"), "\(r.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: dir.file("x.tar")))
+        }
+    }
+
+    /// Piped at the default level, a failing build prints its error and nothing else (no progress, no
+    /// "building …" note, no half line).
+    @Test func failingBuildPrintsOnlyTheError() throws {
+        try TemporaryDirectory.withSync { dir in
+            let r = try lamina(
+                ["image", "build", "testdata/apko.yaml", "x:1", dir.file("x.tar"), "-p", "no-such-package-anywhere"], cache: dir.file("c"))
+            #expect(r.status == 1)
+            #expect(r.stderr.hasPrefix("error: "), "\(r.stderr)")
+            #expect(r.stderr.hasSuffix("\n") && r.stderr.split(separator: "\n").count == 1, "\(r.stderr)")
+            #expect(r.stderr.contains("no-such-package-anywhere"))
+            #expect(!r.stderr.contains("\r") && !r.stderr.contains("\u{1b}"))
+        }
+    }
+
+    /// On a terminal the live progress line is erased before the error, so `error: …` starts a clean line.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/script"), "needs script(1) for a pseudo-terminal"))
+    func errorOnATerminalStartsOnACleanLine() throws {
+        try TemporaryDirectory.withSync { dir in
+            let command = [CommandRunner.laminaPath, "image", "build", "testdata/apko.yaml", "x:1", dir.file("x.tar"), "--arch", "amd64",
+                           "-p", "no-such-package-anywhere", "--cache-dir", dir.file("c")].joined(separator: " ")
+            let r = try CommandRunner.run("/usr/bin/script", ["-qec", command, "/dev/null"], directory: Self.apkoCLI)
+            #expect(r.status == 1, "\(r.stdout)")
+            let text = r.stdout
+            let error = try #require(text.range(of: "error: "), "\(text)")
+            // What precedes the error ends with the erase sequence (or a newline): no half line.
+            let before = text[..<error.lowerBound]
+            #expect(before.isEmpty || before.hasSuffix("\r\u{1b}[2K") || before.hasSuffix("\n"), "\(text.debugDescription)")
+            #expect(text.contains("resolving"), "the live line was shown: \(text.debugDescription)")
+        }
+    }
+}
+
+/// `scripts/bench-image --smoke`: the benchmark's plumbing on a 3-package corpus with the test build
+/// (seconds, no release build). The real benchmark is run by hand.
+@Suite struct BenchImageSmokeTests {
+    static let script = SharedTestData.packageRoot.appendingPathComponent("scripts/bench-image").path
+    static let corpusScript = SharedTestData.packageRoot.appendingPathComponent("../shared/bench/make-corpus.py").path
+    static let ready = FileManager.default.fileExists(atPath: corpusScript) && CommandRunner.which("python3") != nil
+        && CommandRunner.which("pigz") != nil && FileManager.default.isExecutableFile(atPath: "/usr/bin/time")
+
+    @Test(.enabled(if: ready, "needs ../shared/bench, python3, pigz and /usr/bin/time"))
+    func smokeRunReportsEveryFigure() throws {
+        let r = try CommandRunner.run("/bin/bash", [Self.script, "--smoke"], environment: ["LAMINA": CommandRunner.laminaPath])
+        #expect(r.status == 0, "\(r.stdout)\n\(r.stderr)")
+        for line in ["corpus: 3 packages", "lamina image build (no layer cache):", "peak RSS", "1-core limit", "2-core limit",
+                     "layer ", "warm rebuild (layer cache)"] {
+            #expect(r.stdout.contains(line), "missing '\(line)' in:\n\(r.stdout)")
+        }
+    }
+}
