@@ -50,6 +50,9 @@ let package = Package(
         .target(name: "SBOM", dependencies: ["LaminaCore"], swiftSettings: strict),
         .target(name: "ELF", dependencies: ["LaminaCore"], swiftSettings: strict),
         .target(
+            name: "Scan", dependencies: ["LaminaCore", "APK", "Archive", "OCI", .product(name: "Yams", package: "Yams")],
+            swiftSettings: strict),
+        .target(
             name: "Sandbox",
             dependencies: ["LaminaCore", .product(name: "Subprocess", package: "swift-subprocess")],
             swiftSettings: strict),
@@ -98,7 +101,7 @@ let package = Package(
             name: "Commands",
             dependencies: [
                 "LaminaCore", "Archive", "APK", "APKSolver", "APKRepository", "RootFS", "Config", "OCI", "ImageBuilder",
-                "PackageBuilder", "Sandbox",
+                "PackageBuilder", "Sandbox", "Scan", "HTTPTransport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
@@ -136,6 +139,9 @@ let package = Package(
         .testTarget(name: "OCITests", dependencies: ["OCI", "LaminaCore", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "SBOMTests", dependencies: ["SBOM", "LaminaCore", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "ELFTests", dependencies: ["ELF", "LaminaCore", "TestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "ScanTests", dependencies: ["Scan", "APK", "LaminaCore", "TestSupport", .product(name: "Yams", package: "Yams")],
+            swiftSettings: strict),
         .testTarget(
             name: "SandboxTests", dependencies: ["Sandbox", "LaminaCore", "TestSupport"], swiftSettings: strict),
         .testTarget(
