@@ -89,6 +89,33 @@ struct ImageScanTests {
         }
     }
 
+    /// An OCI layout folder and a `build-minirootfs` tarball give the same findings as the image tarball.
+    @Test func layoutFolderAndMinirootfsTarball() throws {
+        try TemporaryDirectory.withSync { dir in
+            let feed = dir.file("secdb.json")
+            try Data(Self.feed.utf8).write(to: URL(fileURLWithPath: feed))
+            let common = ["--cache-dir", dir.file("cache"), "--arch", "amd64"]
+            let env = ["SOURCE_DATE_EPOCH": "1700000000"]
+            let layout = try CommandRunner.lamina(
+                ["image", "build", "testdata/apko.yaml", "scan:1", dir.file("layout"), "--format", "oci-layout", "--sbom=false"] + common,
+                environment: env, directory: Self.apkoCLI)
+            #expect(layout.status == 0, "\(layout.stderr)")
+            let rootfs = try CommandRunner.lamina(
+                ["image", "build-minirootfs", "testdata/apko.yaml", dir.file("root.tar.gz")] + common, environment: env, directory: Self.apkoCLI)
+            #expect(rootfs.status == 0, "\(rootfs.stderr)")
+            let image = try build(dir, archs: "amd64")
+            var outputs: [String] = []
+            for target in [image, dir.file("layout"), dir.file("root.tar.gz")] {
+                let r = try CommandRunner.lamina(["image", "scan", target, "--secdb", feed, "--format", "json"])
+                #expect(r.status == 0, "\(r.stderr)")
+                let findings = try #require(try json(r.stdout)["findings"] as? [[String: Any]])
+                #expect(findings.map { $0["package"] as? String } == ["pretend-baselayout", "replayout"], "\(target)")
+                outputs.append(r.stdout.replacingOccurrences(of: target, with: "TARGET"))
+            }
+            #expect(outputs[0] == outputs[1], "tarball and layout read the same layer")
+        }
+    }
+
     @Test func multiArchImageNeedsArch() throws {
         try TemporaryDirectory.withSync { dir in
             let image = try build(dir, archs: "amd64,arm64")
