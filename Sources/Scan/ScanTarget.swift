@@ -155,9 +155,7 @@ public enum ScanTarget {
 
     /// `./lib/x` and `/lib/x` → `lib/x`.
     static func normalize(_ path: String) -> String {
-        var parts = path.split(separator: "/").map(String.init).filter { $0 != "." && !$0.isEmpty }
-        if parts.isEmpty { parts = [] }
-        return parts.joined(separator: "/")
+        path.split(separator: "/").map(String.init).filter { $0 != "." && !$0.isEmpty }.joined(separator: "/")
     }
 
     /// Resolves symlinks recorded in a tar, as a root-relative path.
@@ -253,7 +251,8 @@ struct LayoutReader<Store: BlobStore> {
 
     struct Candidate {
         var platform: Platform?
-        var layers: [(path: String, gzip: Bool?)]
+        /// Blob paths (OCI) or member paths (docker-archive), bottom layer first.
+        var layers: [String]
     }
 
     func read(architecture: Architecture?) throws -> InstalledPackages {
@@ -276,9 +275,9 @@ struct LayoutReader<Store: BlobStore> {
         // The last layer that carries the database wins (Lamina images have exactly one).
         for layer in chosen.layers.reversed() {
             do {
-                return try store.withStream(layer.path) { source in
-                    let (stream, gzip) = try sniff(source, declared: layer.gzip)
-                    return try ScanTarget.readLayer(stream, gzip: gzip, name: "\(name):\(layer.path)", platform: chosen.platform?.description)
+                return try store.withStream(layer) { source in
+                    let (stream, gzip) = try sniff(source)
+                    return try ScanTarget.readLayer(stream, gzip: gzip, name: "\(name):\(layer)", platform: chosen.platform?.description)
                 }
             } catch let error as LaminaError where error.code == .notFound {
                 lastMissing = error
@@ -308,7 +307,7 @@ struct LayoutReader<Store: BlobStore> {
             if !out.isEmpty { return out }
         }
         if let docker = try json([DockerManifestEntry].self, "manifest.json") {
-            return docker.map { Candidate(platform: nil, layers: $0.layers.map { (path: $0, gzip: nil) }) }
+            return docker.map { Candidate(platform: nil, layers: $0.layers) }
         }
         return []
     }
@@ -322,16 +321,13 @@ struct LayoutReader<Store: BlobStore> {
                 try collect(nested.manifests, depth: depth + 1, into: &out)
             } else if descriptor.mediaType.isManifest {
                 guard let manifest = try json(Manifest.self, path) else { throw LaminaError(.notFound, "missing blob \(path)", subject: name) }
-                let layers = manifest.layers.map { layer in
-                    (path: ImageLayout.blobPath(layer.digest), gzip: Optional(layer.mediaType.rawValue.contains("gzip")))
-                }
-                out.append(Candidate(platform: descriptor.platform, layers: layers))
+                out.append(Candidate(platform: descriptor.platform, layers: manifest.layers.map { ImageLayout.blobPath($0.digest) }))
             }
         }
     }
 
     /// Peeks at the first bytes to tell gzip from plain tar, whatever the media type says.
-    func sniff(_ source: ByteSource, declared: Bool?) throws -> (ByteSource, Bool) {
+    func sniff(_ source: ByteSource) throws -> (ByteSource, Bool) {
         var head = [UInt8](repeating: 0, count: 2)
         let n = try head.withUnsafeMutableBytes { try source.readFully(into: $0) }
         let prefix = Array(head[0..<n])
