@@ -11,17 +11,15 @@ import Scan
 struct ImageScan: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "scan", abstract: "Match an image's installed packages against Alpine/Wolfi secdb feeds.",
-        discussion: """
-            TARGET is an image tarball from `lamina image build` (or a docker-archive), an OCI layout directory, a
-            root filesystem (directory, .tar or .tar.gz), or an installed database file (lib/apk/db/installed).
-            Feeds (--secdb) are files, directories of per-package files (aquasecurity/vuln-list), or http(s) URLs,
-            fetched into <cache-dir>/secdb and revalidated with their ETag. Accepted shapes: Alpine secdb (JSON or
-            YAML), Wolfi/Chainguard security.json, and vuln-list's per-package files.
-
-            A package is vulnerable to an id when a feed lists the id for its name or its origin under a fix version
-            newer than the installed one ("0" means never affected). Exit status: 0, also with findings unless
-            --fail-on-vulnerable is given; then 1 when something is vulnerable.
-            """)
+        discussion: "TARGET is an image tarball from `lamina image build` (or a docker-archive), an OCI layout "
+            + "directory, a root filesystem (directory, .tar or .tar.gz), or an installed database file (lib/apk/db/installed). "
+            + "A multi-architecture image needs --arch.\n\n"
+            + "Feeds (--secdb) are files, directories of per-package files (aquasecurity/vuln-list), or http(s) URLs, which "
+            + "are fetched into <cache-dir>/secdb and revalidated with their ETag. Accepted shapes: Alpine secdb (JSON or "
+            + "YAML), Wolfi/Chainguard security.json, and vuln-list's per-package files.\n\n"
+            + "A package is vulnerable to an id when a feed lists the id for the package's name or origin under a fix "
+            + "version newer than the installed one (\"0\" means never affected). Exit status 0, also with findings, unless "
+            + "--fail-on-vulnerable is given: then 1 when a package is vulnerable.")
 
     @Argument(help: "Image tarball, OCI layout, root directory or tarball, or installed database.") var target: String
     @Option(name: .customLong("secdb"), parsing: .upToNextOption, help: "secdb feed files, directories or URLs (repeatable).")
