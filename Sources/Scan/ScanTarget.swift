@@ -129,7 +129,12 @@ public enum ScanTarget {
 
     /// Streams a root filesystem tar (optionally gzip-compressed) and returns its installed database.
     static func readLayer(_ source: ByteSource, gzip: Bool, name: String, platform: String? = nil) throws -> InstalledPackages {
-        let stream: ByteSource = gzip ? try GzipReader(source, name: name) : source
+        var stream = source
+        if gzip {
+            let reader = try GzipReader(source, name: name)
+            reader.continuous = true  // a layer may be several gzip members back to back
+            stream = reader
+        }
         let reader = TarReader(stream, name: name)
         var found: [String: [UInt8]] = [:]
         var links: [String: String] = [:]

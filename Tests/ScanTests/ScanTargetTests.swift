@@ -54,6 +54,17 @@ struct ScanTargetTests {
         }
     }
 
+    /// A layer compressed as two gzip members back to back (as parallel compressors may write it) is read whole.
+    @Test func multiMemberGzipTarball() throws {
+        try TemporaryDirectory.withSync { dir in
+            let root = try makeRoot(dir)
+            #expect(try CommandRunner.run("/usr/bin/tar", ["cf", dir.file("root.tar"), "-C", root, "."]).status == 0)
+            let script = "head -c 1024 root.tar | gzip -c > two.tar.gz && tail -c +1025 root.tar | gzip -c >> two.tar.gz"
+            #expect(try CommandRunner.run("/bin/sh", ["-c", script], directory: dir.path).status == 0)
+            #expect(try ScanTarget.load(dir.file("two.tar.gz")).packages.count == 14)
+        }
+    }
+
     /// A docker-archive (`manifest.json` + layer paths, no `index.json`) with an uncompressed layer.
     @Test func dockerArchiveWithAPlainLayer() throws {
         try TemporaryDirectory.withSync { dir in
