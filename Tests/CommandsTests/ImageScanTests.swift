@@ -186,6 +186,12 @@ struct ImageScanTests {
                 #expect(offline.stdout == first.stdout)
                 #expect(await server.requests(path: "/v3.10/main.yaml").count == 2)
 
+                // --offline with nothing cached: an error naming the URL, and no request.
+                let uncached = try await lamina(["image", "scan", dir.file("installed"), "--secdb", server.url("/v3.11/main.yaml"),
+                                                 "--cache-dir", dir.file("cache"), "--offline"])
+                #expect(uncached.status == 1 && uncached.stderr.contains("/v3.11/main.yaml") && uncached.stderr.contains("--offline"))
+                #expect(await server.requests(path: "/v3.11/main.yaml").isEmpty)
+
                 // A URL that fails is an error naming it.
                 let missing = try await lamina(["image", "scan", dir.file("installed"), "--secdb", server.url("/nope.json"),
                                                         "--cache-dir", dir.file("cache")])
