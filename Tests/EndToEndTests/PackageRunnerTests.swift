@@ -120,7 +120,7 @@ extension EndToEnd.Docker {
             "lamina package build --runner docker")
         #expect(docker.stderr.contains("[compose] HELLO FROM THE GUEST"), "\(docker.stderr)")
         #expect(docker.stderr.contains("[compose] home=/home/build pwd=/home/build"), "\(docker.stderr)")
-        #expect(docker.stderr.contains("runner: docker"), "\(docker.stderr)")
+        #expect(docker.stderr.contains("(runner docker)"), "\(docker.stderr)")
         let apk = dir + "/docker/x86_64/shout-0.3.0-r2.apk"
         let (files, provides) = try RunnerConfigs.contents(apk)
         #expect(files.contains("usr/bin/shout") && files.contains("usr/share/shout/greeting"), "\(files)")
