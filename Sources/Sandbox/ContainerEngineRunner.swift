@@ -131,7 +131,7 @@ public struct ContainerEngineRunner: BuildRunner {
                 environment: environmentOverrides)
             if result.status == .exited(0) { return }
             // A container that was created but could not start is still there.
-            _ = try? await CommandOutput.run(binary, globalArguments + ["rm", "-f", container], environment: environmentOverrides)
+            _ = try? await CommandOutput.run(binary, removeArguments(container), environment: environmentOverrides)
             reason = (result.stderr + result.stdout).split(separator: "\n").last.map(String.init) ?? "\(result.status)"
             guard reason.contains("rlimit") else { break }
         }
@@ -204,6 +204,11 @@ public struct ContainerEngineRunner: BuildRunner {
         return arguments
     }
 
+    /// `rm -f` at once: podman would first wait 10 s for the idle shell (pid 1, which ignores SIGTERM) to stop.
+    func removeArguments(_ container: String) -> [String] {
+        globalArguments + ["rm", "-f"] + (engine == .podman ? ["-t", "0"] : []) + [container]
+    }
+
     /// melange runs container steps as root; `.mapped` picks other ids.
     func user(_ configuration: SandboxConfiguration) -> String {
         switch configuration.user {
@@ -240,7 +245,7 @@ struct ContainerSession: BuildSession {
     func removeContainer() async -> CommandOutput.Result? {
         let task = Task.detached { [binary, runner, container] in
             try? await CommandOutput.run(
-                binary, runner.globalArguments + ["rm", "-f", container], environment: runner.environmentOverrides)
+                binary, runner.removeArguments(container), environment: runner.environmentOverrides)
         }
         return await task.value
     }

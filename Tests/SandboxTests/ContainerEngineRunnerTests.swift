@@ -87,6 +87,8 @@ struct ContainerEngineArgumentTests {
         #expect(networked.contains("1000:1000"))
         #expect(networked.contains("nofile=1024:1024"))
         #expect(runner.execArguments(configuration: configuration, step: step, container: "c1").contains("1000:1000"))
+        #expect(runner.removeArguments("c1") == ["rm", "-f", "c1"])
+        #expect(ContainerEngineRunner.podman().removeArguments("c1") == ["rm", "-f", "-t", "0", "c1"], "no 10 s stop wait")
     }
 
     @Test("the daemon address goes to DOCKER_HOST, or CONTAINER_HOST with podman --remote")
