@@ -63,8 +63,7 @@ struct PackageBuildCommand: AsyncParsableCommand {
         let display = ProgressDisplay(global: global)
         let logger = global.logger
         let quietSteps = global.logLevel > .info
-        var results: [(Architecture, PackageBuildResult)] = []
-        for arch in architectures {
+        func makeOptions(_ arch: Architecture) throws -> PackageBuildOptions {
             var options = PackageBuildOptions(
                 configPath: config, architecture: arch,
                 cacheDirectory: cacheDir ?? PackageCache.defaultRoot(environment: environment), runner: runner, clock: clock,
@@ -86,6 +85,15 @@ struct PackageBuildCommand: AsyncParsableCommand {
             options.generateIndex = generateIndex
             options.trace = trace
             options.keepTemporaryFiles = debug
+            return options
+        }
+        // Every architecture must be able to run before the first build starts (no emulator here).
+        if architectures.count > 1, let first = architectures.first {
+            try PackageBuild.checkCanRun(options: try makeOptions(first), architectures: architectures)
+        }
+        var results: [(Architecture, PackageBuildResult)] = []
+        for arch in architectures {
+            let options = try makeOptions(arch)
             // Step output goes to stderr, stdout is kept for results (and --json).
             let printStep: StepOutputHandler = { line in Terminal.standardError.write("[\(line.step)] \(line.text)\n") }
             let build = PackageBuild(options: options, progress: display.handler, stepOutput: quietSteps ? nil : printStep)

@@ -100,6 +100,9 @@ public struct PackageBuild: Sendable {
             architecture: arch, buildOptions: options.buildOptions, pipelineDirectories: options.pipelineDirectories,
             sourceDateEpoch: options.clock.epoch)
         let plan = try PipelineCompiler(loaded: loaded, context: context).compile()
+        if !(plan.declaredEnvironmentPackages + options.extraPackages).isEmpty {
+            try NativeExecution().check([arch], subject: options.configPath)  // the guest's programs must run here
+        }
 
         // Fail on a bad key before any work.
         let signingKey = try options.signingKeyPath.map { try SigningKey.load(path: $0) }
