@@ -271,6 +271,10 @@ struct PackageBuildTests {
                           printf '#!/bin/sh\\necho 42\\n' > "${{targets.destdir}}/usr/bin/answer"
                           chmod 755 "${{targets.destdir}}/usr/bin/answer"
                     test:
+                      environment:
+                        contents:
+                          packages:
+                            - alpine-base
                       pipeline:
                         - name: check-answer
                           runs: |

@@ -98,7 +98,11 @@ struct PackageBuildCommand: AsyncParsableCommand {
             let printStep: StepOutputHandler = { line in Terminal.standardError.write("[\(line.step)] \(line.text)\n") }
             let build = PackageBuild(options: options, progress: display.handler, stepOutput: quietSteps ? nil : printStep)
             logger.info("building \(config) for \(arch.apk) (runner \(runner.name))")
-            results.append((arch, try await build.run()))
+            let result = try await build.run()
+            if let first = result.timeToFirstStep {
+                logger.info("\(arch.apk): first step \(Self.milliseconds(first)) ms after start (guest: \(result.guestPackages == 0 ? "host /" : "\(result.guestPackages) packages"))")
+            }
+            results.append((arch, result))
         }
         if json {
             struct Output: Encodable {
