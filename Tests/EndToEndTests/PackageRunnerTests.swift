@@ -210,3 +210,35 @@ extension EndToEnd {
         }
     }
 }
+
+extension EndToEnd {
+    /// Several `--arch` values, one of which cannot run here: refused before the first build, so nothing is
+    /// written even for the host's architecture.
+    @Test(
+        .enabled(
+            if: HostCPU.isX86_64 && !FileManager.default.fileExists(atPath: "/proc/sys/fs/binfmt_misc/qemu-aarch64"),
+            "needs an x86_64 host without a qemu-aarch64 binfmt handler"))
+    func multiArchBuildRefusesAnArchitectureThatCannotRun() throws {
+        let fixture = try sharedImages().fixture
+        let dir = fixture.work + "/foreign-arch"
+        let config = try fixture.write(RunnerConfigs.good(fixture), as: "foreign-arch/melange.yaml")
+        let result = try CommandRunner.lamina(
+            ["package", "build", config, "--signing-key", fixture.privateKey, "--arch", "x86_64,aarch64", "--out-dir",
+             dir + "/out", "--cache-dir", dir + "/cache", "--offline"],
+            environment: ["SOURCE_DATE_EPOCH": fixtureEpoch])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("cannot build for aarch64 on this x86_64 machine"), "\(result.stderr)")
+        #expect(!result.stderr.contains("[compose]"), "no step ran: \(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir + "/out/x86_64"), "nothing written for x86_64 either")
+    }
+}
+
+enum HostCPU {
+    static var isX86_64: Bool {
+        #if arch(x86_64)
+            return true
+        #else
+            return false
+        #endif
+    }
+}
