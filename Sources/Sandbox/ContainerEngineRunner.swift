@@ -106,33 +106,46 @@ public struct ContainerEngineRunner: BuildRunner {
         let image = "lamina-build:" + id
         let container = "lamina-build-" + id
         try await importImage(root: root, as: image, binary: binary)
-        let session = ContainerSession(
-            runner: self, binary: binary, image: image, container: container, configuration: configuration)
+        let keeper: ContainerKeeper
         do {
-            try await startContainer(configuration: configuration, image: image, container: container, binary: binary)
+            keeper = try await startContainer(configuration: configuration, image: image, container: container, binary: binary)
         } catch {
-            await session.removeAll()
+            await ContainerSession.remove(image: image, container: container, runner: self, binary: binary)
             throw error
         }
-        return session
+        return ContainerSession(
+            runner: self, binary: binary, image: image, container: container, keeper: keeper, configuration: configuration)
     }
 
-    /// Starts the build's container (idle `/bin/sh` on an open stdin); retries once with
+    /// Starts the build's container (see ``ContainerKeeper``) and waits until it runs; retries once with
     /// ``lowLimitOptions`` when the runtime may not set its default rlimits.
     /// - Throws: `.sandbox` with the engine's last line of complaint.
-    func startContainer(configuration: SandboxConfiguration, image: String, container: String, binary: String) async throws {
+    func startContainer(
+        configuration: SandboxConfiguration, image: String, container: String, binary: String
+    ) async throws -> ContainerKeeper {
         var attempts: [[String]] = [[]]
         if !runOptions.contains("--ulimit") { attempts.append(Self.lowLimitOptions) }
         var reason = ""
         for extra in attempts {
-            let result = try await CommandOutput.run(
-                binary,
-                createArguments(configuration: configuration, image: image, container: container, extraOptions: extra),
-                environment: environmentOverrides)
-            if result.status == .exited(0) { return }
-            // A container that was created but could not start is still there.
+            let keeper = ContainerKeeper.start(
+                executable: binary,
+                arguments: createArguments(configuration: configuration, image: image, container: container, extraOptions: extra),
+                environmentOverrides: environmentOverrides)
+            let deadline = ContinuousClock.now + .seconds(120)
+            while !keeper.exited && ContinuousClock.now < deadline {
+                let state = try await CommandOutput.run(
+                    binary, globalArguments + ["inspect", "--format", "{{.State.Running}}", container],
+                    environment: environmentOverrides)
+                if state.status == .exited(0) && state.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "true" {
+                    return keeper
+                }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            // It ended (or never came up): make sure nothing is left, then say why.
             _ = try? await CommandOutput.run(binary, removeArguments(container), environment: environmentOverrides)
-            reason = (result.stderr + result.stdout).split(separator: "\n").last.map(String.init) ?? "\(result.status)"
+            await keeper.stop(timeout: .seconds(10))
+            reason = keeper.errorText.split(separator: "\n").last.map(String.init) ?? ""
+            if reason.isEmpty { reason = keeper.exited ? "the container ended at once" : "the container did not start within 120 s" }
             guard reason.contains("rlimit") else { break }
         }
         throw LaminaError(.sandbox, "\(engine.rawValue) cannot start a container from the guest root: \(reason)")
@@ -174,12 +187,12 @@ public struct ContainerEngineRunner: BuildRunner {
         }
     }
 
-    /// The `run` arguments (after the engine binary) that start the build's container: detached, stdin open
-    /// (so `/bin/sh` idles), the workspace and mounts, the network and user settings.
+    /// The `run` arguments (after the engine binary) that start the build's container: removed when it ends, stdin
+    /// attached (so `/bin/sh` idles until the keeper closes it), the workspace and mounts, the network and user.
     func createArguments(
         configuration: SandboxConfiguration, image: String, container: String, extraOptions: [String] = []
     ) -> [String] {
-        var arguments = globalArguments + ["run", "-d", "-i", "--name", container, "--label", Self.label + "=1"]
+        var arguments = globalArguments + ["run", "--rm", "-i", "--name", container, "--label", Self.label + "=1"]
         arguments += runOptions + extraOptions
         if !configuration.network { arguments.append("--network=none") }
         if !configuration.guestRootWritable { arguments += ["--read-only", "--tmpfs", "/tmp"] }
@@ -224,9 +237,15 @@ struct ContainerSession: BuildSession {
     let binary: String
     let image: String
     let container: String
+    let keeper: ContainerKeeper
     let configuration: SandboxConfiguration
 
     func run(_ step: BuildStep, output: StepOutputHandler?) async throws -> StepResult {
+        guard !keeper.exited else {
+            throw LaminaError(
+                .sandbox, "the build's container is gone: \(keeper.errorText.split(separator: "\n").last ?? "it ended")",
+                subject: "step '\(step.name)'")
+        }
         let process = StreamingProcess(
             executable: binary, arguments: runner.execArguments(configuration: configuration, step: step, container: container),
             environmentOverrides: runner.environmentOverrides, stepName: step.name, timeout: step.timeout)
@@ -235,48 +254,51 @@ struct ContainerSession: BuildSession {
         } catch {
             // Killing the `exec` client leaves the step's processes running in the container: remove it (the build
             // stops here anyway).
-            await removeContainer()
+            await Self.detached { _ = try? await CommandOutput.run(binary, runner.removeArguments(container), environment: runner.environmentOverrides) }
             throw error
         }
     }
 
-    /// `rm -f` the container, detached from the (possibly cancelled) caller so the cleanup itself is not cancelled.
-    @discardableResult
-    func removeContainer() async -> CommandOutput.Result? {
-        let task = Task.detached { [binary, runner, container] in
-            try? await CommandOutput.run(
-                binary, runner.removeArguments(container), environment: runner.environmentOverrides)
-        }
-        return await task.value
+    /// Runs `body` detached from the (possibly cancelled) caller, so cleanup itself is not cancelled.
+    static func detached(_ body: @escaping @Sendable () async -> Void) async {
+        await Task.detached { await body() }.value
     }
 
-    /// `rmi -f` the image, detached like ``removeContainer()``.
-    @discardableResult
-    func removeImage() async -> CommandOutput.Result? {
-        let task = Task.detached { [binary, runner, image] in
-            try? await CommandOutput.run(
+    /// Removes the container and the image, ignoring errors (cleanup after a failed start).
+    static func remove(image: String, container: String, runner: ContainerEngineRunner, binary: String) async {
+        await detached {
+            _ = try? await CommandOutput.run(binary, runner.removeArguments(container), environment: runner.environmentOverrides)
+            _ = try? await CommandOutput.run(
                 binary, runner.globalArguments + ["rmi", "-f", image], environment: runner.environmentOverrides)
         }
-        return await task.value
     }
 
-    func removeAll() async {
-        await removeContainer()
-        await removeImage()
-    }
-
+    /// Closes the container's shell (it exits and `--rm` removes it), makes sure it is gone, removes the image.
     func teardown() async throws {
-        let removed = await removeContainer()
-        if let removed, removed.status != .exited(0), !removed.stderr.lowercased().contains("no such container") {
-            await removeImage()
-            throw LaminaError(.sandbox, "cannot remove container \(container): \(removed.stderr)")
+        let (container, image, runner, binary, keeper) = (container, image, runner, binary, keeper)
+        let failure: String? = await withCheckedContinuation { continuation in
+            Task.detached {
+                await keeper.stop()
+                let environment = runner.environmentOverrides
+                var problems: [String] = []
+                if let removed = try? await CommandOutput.run(binary, runner.removeArguments(container), environment: environment),
+                    removed.status != .exited(0)
+                {
+                    let text = removed.stderr.lowercased()
+                    if !["no such container", "already in progress", "is being removed"].contains(where: text.contains) {
+                        problems.append("cannot remove container \(container): \(removed.stderr)")
+                    }
+                }
+                let removedImage = try? await CommandOutput.run(binary, runner.globalArguments + ["rmi", "-f", image], environment: environment)
+                if let removedImage, removedImage.status != .exited(0),
+                    !["no such image", "image not known"].contains(where: removedImage.stderr.lowercased().contains)
+                {
+                    problems.append("cannot remove image \(image): \(removedImage.stderr)")
+                }
+                continuation.resume(returning: problems.isEmpty ? nil : problems.joined(separator: "; "))
+            }
         }
-        let result = await removeImage()
-        guard let result else { throw LaminaError(.sandbox, "cannot remove image \(image): the engine did not run") }
-        let gone = ["no such image", "image not known"].contains { result.stderr.lowercased().contains($0) }
-        guard result.status == .exited(0) || gone else {
-            throw LaminaError(.sandbox, "cannot remove image \(image): \(result.stderr)")
-        }
+        if let failure { throw LaminaError(.sandbox, failure) }
     }
 }
 

@@ -52,7 +52,7 @@ enum EngineProbe {
 
 @Suite("container engine arguments")
 struct ContainerEngineArgumentTests {
-    @Test("docker run -d -i: label, --network=none, workspace volume, user, image, idle shell; exec: env and wrapped script")
+    @Test("docker run --rm -i: label, --network=none, workspace volume, user, image, idle shell; exec: env and wrapped script")
     func dockerArguments() {
         let runner = ContainerEngineRunner.docker()
         var configuration = SandboxConfiguration(
@@ -60,7 +60,7 @@ struct ContainerEngineArgumentTests {
             environment: ["HOME": "/home/build"],
             mounts: [.init(source: URL(fileURLWithPath: "/cache"), destination: "/var/cache/melange", readOnly: true)])
         let create = runner.createArguments(configuration: configuration, image: "img:1", container: "c1")
-        #expect(Array(create.prefix(5)) == ["run", "-d", "-i", "--name", "c1"])
+        #expect(Array(create.prefix(5)) == ["run", "--rm", "-i", "--name", "c1"])
         #expect(create.contains("dev.lamina.build=1"))
         #expect(create.contains("--network=none"))
         #expect(create.contains("/work/ws:/home/build"))
