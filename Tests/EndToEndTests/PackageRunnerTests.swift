@@ -2,6 +2,10 @@ import Foundation
 import TestSupport
 import Testing
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// melange.yaml texts for the runner tests: an environment of `busybox` (+ musl) from the fixture repository.
 enum RunnerConfigs {
     /// Three steps: one leaves a file in the guest root, the next packages it (the guest root is kept between
@@ -87,6 +91,62 @@ enum RunnerConfigs {
             environment: ["SOURCE_DATE_EPOCH": fixtureEpoch])
     }
 
+    /// A build whose step sleeps: started, killed with SIGKILL once its container runs.
+    static func sleeping(_ fixture: FixtureRepository) -> String {
+        """
+        package:
+          name: sleepy
+          version: 1.0.0
+          epoch: 0
+        environment:
+          contents:
+            repositories:
+              - \(fixture.repository)
+            keyring:
+              - \(fixture.publicKey)
+            packages:
+              - busybox
+        pipeline:
+          - name: nap
+            runs: |
+              echo napping
+              sleep 300
+        """
+    }
+
+    /// Starts `lamina package build` of ``sleeping(_:)``, waits until `containers()` lists the runner's container,
+    /// kills Lamina with SIGKILL (no cleanup code runs), and returns what `containers()` still lists after up to
+    /// 30 s.
+    static func killMidStep(
+        _ fixture: FixtureRepository, dir: String, runner: [String], containers: () throws -> String
+    ) throws -> (before: String, after: String) {
+        let config = try fixture.write(sleeping(fixture), as: (dir as NSString).lastPathComponent + "/melange.yaml")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: CommandRunner.laminaPath)
+        process.arguments =
+            ["package", "build", config, "--arch", "x86_64", "--out-dir", dir + "/out", "--cache-dir", dir + "/cache",
+             "--offline"] + runner
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        var before = ""
+        let start = ContinuousClock.now
+        while before.isEmpty && process.isRunning && ContinuousClock.now - start < .seconds(90) {
+            before = try containers()
+            if before.isEmpty { usleep(200_000) }
+        }
+        usleep(1_000_000)  // let the step start
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        var after = try containers()
+        let killed = ContinuousClock.now
+        while !after.isEmpty && ContinuousClock.now - killed < .seconds(30) {
+            usleep(250_000)
+            after = try containers()
+        }
+        return (before, after)
+    }
+
     /// The file paths and provides of a package, from `lamina package info --json`.
     static func contents(_ apk: String) throws -> (files: [String], provides: [String]) {
         let info = try check(try CommandRunner.lamina(["package", "info", "--json", apk]), "lamina package info")
@@ -159,6 +219,24 @@ extension EndToEnd.Docker {
         #expect(try leftovers().isEmpty, "the runner's container and image are removed after a failure")
     }
 
+    /// Lamina killed in the middle of a step: its container ends and is removed anyway (the image, labelled,
+    /// stays: removed here).
+    @Test func dockerContainerDiesWithLamina() throws {
+        let fixture = try sharedImages().fixture
+        let daemon = try daemon
+        let outcome = try RunnerConfigs.killMidStep(
+            fixture, dir: fixture.work + "/docker-runner-kill",
+            runner: ["--runner", "docker", "--docker-host", "unix://" + daemon.socket]
+        ) {
+            try check(try daemon.docker(["ps", "-a", "-q", "--filter", "label=dev.lamina.build"]), "docker ps").stdout
+        }
+        #expect(!outcome.before.isEmpty, "the build's container was seen running")
+        #expect(outcome.after.isEmpty, "the container outlived Lamina: \(outcome.after)")
+        for image in try daemon.docker(["images", "-q", "--filter", "label=dev.lamina.build"]).stdout.split(separator: "\n") {
+            try daemon.docker(["rmi", "-f", String(image)])
+        }
+    }
+
     /// Without environment packages there is nothing to make an image from: a clear refusal, before any work.
     @Test func dockerRunnerRefusesTheHostRoot() throws {
         let fixture = try sharedImages().fixture
@@ -207,6 +285,24 @@ extension EndToEnd {
             let left = try CommandRunner.run(podmanPath, ["ps", "-a", "-q", "--filter", "label=dev.lamina.build"]).stdout
                 + CommandRunner.run(podmanPath, ["images", "-q", "--filter", "label=dev.lamina.build"]).stdout
             #expect(left.isEmpty, "the runner's container and image are removed: \(left)")
+        }
+
+        /// Lamina killed in the middle of a step: its podman container ends and is removed anyway.
+        @Test func podmanContainerDiesWithLamina() throws {
+            let fixture = try sharedImages().fixture
+            let podman = try #require(CommandRunner.which("podman"))
+            let outcome = try RunnerConfigs.killMidStep(
+                fixture, dir: fixture.work + "/podman-runner-kill", runner: ["--runner", "podman"]
+            ) {
+                try CommandRunner.run(podman, ["ps", "-a", "-q", "--filter", "label=dev.lamina.build"]).stdout
+            }
+            #expect(!outcome.before.isEmpty, "the build's container was seen running")
+            #expect(outcome.after.isEmpty, "the container outlived Lamina: \(outcome.after)")
+            for image in try CommandRunner.run(podman, ["images", "-q", "--filter", "label=dev.lamina.build"]).stdout
+                .split(separator: "\n")
+            {
+                _ = try CommandRunner.run(podman, ["rmi", "-f", String(image)])
+            }
         }
     }
 }
