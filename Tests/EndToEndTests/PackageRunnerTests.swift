@@ -44,6 +44,15 @@ enum RunnerConfigs {
             runs: |
               echo "$GREETING" | sh "${{targets.destdir}}/usr/bin/shout"
               echo "home=$HOME pwd=$(pwd)"
+        test:
+          environment:
+            contents:
+              packages:
+                - busybox
+          pipeline:
+            - name: shout-test
+              runs: |
+                echo "tested $(echo quiet | shout)"
         """
     }
 
@@ -190,6 +199,16 @@ extension EndToEnd.Docker {
                 ["package", "verify", "--keyring", fixture.publicKey, apk, dir + "/docker/x86_64/APKINDEX.tar.gz"]),
             "lamina package verify")
         #expect(try leftovers().isEmpty, "the runner's container and image are removed")
+
+        // `package test` runs the test pipeline in a fresh container holding the package.
+        let test = try check(
+            try CommandRunner.lamina(
+                ["package", "test", config, "--signing-key", fixture.privateKey, "--arch", "x86_64", "--out-dir",
+                 dir + "/docker", "--cache-dir", dir + "/cache", "--offline", "--runner", "docker", "--docker-host", host],
+                environment: ["SOURCE_DATE_EPOCH": fixtureEpoch]),
+            "lamina package test --runner docker")
+        #expect(test.stderr.contains("[shout-test] tested QUIET"), "\(test.stderr)")
+        #expect(try leftovers().isEmpty, "the test's container and image are removed")
 
         // The runner does not change the output.
         try check(
