@@ -19,6 +19,7 @@ import LaminaCore
 /// the caller, as melange does; this needs unprivileged user namespaces.
 public struct BubblewrapRunner: BuildRunner {
     public var name: String { "bubblewrap" }
+    public var supportsHostRoot: Bool { true }
     /// The `bwrap` to use; nil looks it up on PATH.
     public var executable: String?
 

@@ -9,10 +9,17 @@ public protocol BuildRunner: Sendable {
     /// `bubblewrap`, `docker`, `podman`.
     var name: String { get }
 
+    /// Whether steps can run on the host's own `/` (a configuration without `guestRoot`); only bubblewrap can.
+    var supportsHostRoot: Bool { get }
+
     /// Checks the runner can work here and prepares the guest described by `configuration`.
     /// - Throws: `LaminaError(.sandbox)` when the tool is missing or cannot create a sandbox,
     ///   `LaminaError(.invalidInput)` for a configuration the runner cannot honour.
     func prepare(_ configuration: SandboxConfiguration) async throws -> any BuildSession
+}
+
+extension BuildRunner {
+    public var supportsHostRoot: Bool { false }
 }
 
 /// One prepared guest: steps run one after another in it, then `teardown` releases what `prepare` made.

@@ -2,12 +2,15 @@ import Foundation
 import LaminaCore
 import Subprocess
 
-/// Runs steps in containers of a Docker-compatible engine: the guest root is imported as an image
-/// (`tar -C root -c . | docker import -`), each step is one `docker run --rm` with the workspace
-/// bind-mounted at `/home/build` and `--network=none` unless the configuration asks for network.
+/// Runs steps in one container of a Docker-compatible engine, as melange's docker runner does: the guest
+/// root is imported as an image (`tar -C root -c . | docker import -`), one container is started from it
+/// (`docker run -d -i … /bin/sh`, which idles on its open stdin) with the workspace bind-mounted at
+/// `/home/build` and `--network=none` unless the configuration asks for network, and every step is one
+/// `docker exec` with the step's environment. Changes a step makes to the guest root stay for the next step,
+/// as with bubblewrap's writable guest root. `teardown` removes the container and the image.
 ///
-/// The engine is found on PATH; its daemon comes from `DOCKER_HOST` (Docker) or `CONTAINER_HOST`
-/// (Podman, which then runs with `--remote`), or `host` when set.
+/// The engine is found on PATH; its daemon comes from `host` when set, else from `DOCKER_HOST` (Docker) or
+/// `CONTAINER_HOST` (Podman, which then runs with `--remote`), else the engine's default socket.
 public struct ContainerEngineRunner: BuildRunner {
     public enum Engine: String, Sendable, Hashable {
         case docker
@@ -25,6 +28,13 @@ public struct ContainerEngineRunner: BuildRunner {
 
     public var name: String { engine.rawValue }
 
+    /// Flags that lower the open-file and process limits. `prepare` retries with them when the engine's
+    /// runtime may not raise its defaults (seen with rootful podman + runc in a VM without CAP_SYS_RESOURCE).
+    public static let lowLimitOptions = ["--ulimit", "nofile=1024:1024", "--ulimit", "nproc=4096:4096"]
+    /// The label on every container and image a runner makes, so leftovers of a killed build can be found
+    /// (`docker ps -a --filter label=dev.lamina.build`).
+    public static let label = "dev.lamina.build"
+
     public init(engine: Engine, executable: String? = nil, host: String? = nil, runOptions: [String] = []) {
         self.engine = engine
         self.executable = executable
@@ -32,11 +42,11 @@ public struct ContainerEngineRunner: BuildRunner {
         self.runOptions = runOptions
     }
 
-    /// A Docker runner talking to `DOCKER_HOST` (or the default socket).
+    /// A Docker runner talking to `host`, else `DOCKER_HOST` (or the default socket).
     public static func docker(host: String? = nil, runOptions: [String] = []) -> ContainerEngineRunner {
         .init(engine: .docker, host: host, runOptions: runOptions)
     }
-    /// A Podman runner (local, or remote through `CONTAINER_HOST`/`host`).
+    /// A Podman runner (local, or remote through `host`/`CONTAINER_HOST`).
     public static func podman(host: String? = nil, runOptions: [String] = []) -> ContainerEngineRunner {
         .init(engine: .podman, host: host, runOptions: runOptions)
     }
@@ -80,7 +90,9 @@ public struct ContainerEngineRunner: BuildRunner {
     public func prepare(_ configuration: SandboxConfiguration) async throws -> any BuildSession {
         guard let root = configuration.guestRoot else {
             throw LaminaError(
-                .invalidInput, "the \(engine.rawValue) runner needs a guest root; the host's / can only be used with bubblewrap")
+                .invalidInput,
+                "the \(engine.rawValue) runner runs steps in an image made from a guest root, and there is none"
+                    + " (the host's / can only be used with bubblewrap)")
         }
         try BubblewrapRunner.validate(configuration)
         guard let binary = locate() else {
@@ -90,9 +102,53 @@ public struct ContainerEngineRunner: BuildRunner {
         guard availability.available else {
             throw LaminaError(.sandbox, "\(engine.rawValue) engine not reachable: \(availability.reason)")
         }
-        let image = "lamina-build:" + UUID().uuidString.lowercased()
+        let id = UUID().uuidString.lowercased()
+        let image = "lamina-build:" + id
+        let container = "lamina-build-" + id
         try await importImage(root: root, as: image, binary: binary)
-        return ContainerSession(runner: self, binary: binary, image: image, configuration: configuration)
+        let keeper: ContainerKeeper
+        do {
+            keeper = try await startContainer(configuration: configuration, image: image, container: container, binary: binary)
+        } catch {
+            await ContainerSession.remove(image: image, container: container, runner: self, binary: binary)
+            throw error
+        }
+        return ContainerSession(
+            runner: self, binary: binary, image: image, container: container, keeper: keeper, configuration: configuration)
+    }
+
+    /// Starts the build's container (see ``ContainerKeeper``) and waits until it runs; retries once with
+    /// ``lowLimitOptions`` when the runtime may not set its default rlimits.
+    /// - Throws: `.sandbox` with the engine's last line of complaint.
+    func startContainer(
+        configuration: SandboxConfiguration, image: String, container: String, binary: String
+    ) async throws -> ContainerKeeper {
+        var attempts: [[String]] = [[]]
+        if !runOptions.contains("--ulimit") { attempts.append(Self.lowLimitOptions) }
+        var reason = ""
+        for extra in attempts {
+            let keeper = ContainerKeeper.start(
+                executable: binary,
+                arguments: createArguments(configuration: configuration, image: image, container: container, extraOptions: extra),
+                environmentOverrides: environmentOverrides)
+            let deadline = ContinuousClock.now + .seconds(120)
+            while !keeper.exited && ContinuousClock.now < deadline {
+                let state = try await CommandOutput.run(
+                    binary, globalArguments + ["inspect", "--format", "{{.State.Running}}", container],
+                    environment: environmentOverrides)
+                if state.status == .exited(0) && state.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "true" {
+                    return keeper
+                }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            // It ended (or never came up): make sure nothing is left, then say why.
+            _ = try? await CommandOutput.run(binary, removeArguments(container), environment: environmentOverrides)
+            await keeper.stop(timeout: .seconds(10))
+            reason = keeper.errorText.split(separator: "\n").last.map(String.init) ?? ""
+            if reason.isEmpty { reason = keeper.exited ? "the container ended at once" : "the container did not start within 120 s" }
+            guard reason.contains("rlimit") else { break }
+        }
+        throw LaminaError(.sandbox, "\(engine.rawValue) cannot start a container from the guest root: \(reason)")
     }
 
     /// Streams `tar -C root -c .` into `<engine> import - image`.
@@ -104,7 +160,7 @@ public struct ContainerEngineRunner: BuildRunner {
             importEnvironment = importEnvironment.updating(updates)
         }
         let importer = Configuration(
-            executable: .path(.init(binary)), arguments: Arguments(globalArguments + ["import", "-", image]),
+            executable: .path(.init(binary)), arguments: Arguments(globalArguments + ["import", "--change", "LABEL \(Self.label)=1", "-", image]),
             environment: importEnvironment)
         let tar = Configuration(
             executable: .name("tar"), arguments: ["--numeric-owner", "-C", root.path, "-c", "."])
@@ -131,68 +187,118 @@ public struct ContainerEngineRunner: BuildRunner {
         }
     }
 
-    /// The `run` arguments for one step (after the engine binary).
-    func runArguments(
-        configuration: SandboxConfiguration, step: BuildStep, image: String, container: String
+    /// The `run` arguments (after the engine binary) that start the build's container: removed when it ends, stdin
+    /// attached (so `/bin/sh` idles until the keeper closes it), the workspace and mounts, the network and user.
+    func createArguments(
+        configuration: SandboxConfiguration, image: String, container: String, extraOptions: [String] = []
     ) -> [String] {
-        var arguments = globalArguments + ["run", "--rm", "--name", container] + runOptions
+        var arguments = globalArguments + ["run", "--rm", "-i", "--name", container, "--label", Self.label + "=1"]
+        arguments += runOptions + extraOptions
         if !configuration.network { arguments.append("--network=none") }
         if !configuration.guestRootWritable { arguments += ["--read-only", "--tmpfs", "/tmp"] }
         arguments += ["-v", "\(configuration.workspace.path):\(SandboxConfiguration.workspacePath)"]
         for mount in configuration.mounts {
             arguments += ["-v", "\(mount.source.path):\(mount.destination)\(mount.readOnly ? ":ro" : "")"]
         }
-        switch configuration.user {
-        case .automatic, .root: arguments += ["--user", "0:0"]
-        case .mapped(let uid, let gid): arguments += ["--user", "\(uid):\(gid)"]
-        }
-        arguments += ["-w", SandboxConfiguration.workspacePath]
+        arguments += ["--user", user(configuration), "-w", SandboxConfiguration.workspacePath]
+        arguments += [image, "/bin/sh"]
+        return arguments
+    }
+
+    /// The `exec` arguments (after the engine binary) for one step: its user, environment (the
+    /// configuration's, the standard `PATH`, then the step's own) and the wrapped script.
+    func execArguments(configuration: SandboxConfiguration, step: BuildStep, container: String) -> [String] {
+        var arguments = globalArguments + ["exec", "-u", user(configuration), "-w", SandboxConfiguration.workspacePath]
         var environment = configuration.environment
         environment["PATH"] = SandboxConfiguration.standardPath
         environment.merge(step.environment) { _, new in new }
         for key in environment.keys.sorted() { arguments += ["-e", "\(key)=\(environment[key] ?? "")"] }
-        arguments += [image, "/bin/sh", "-c", StepScript.wrap(step)]
+        arguments += [container, "/bin/sh", "-c", StepScript.wrap(step)]
         return arguments
+    }
+
+    /// `rm -f` at once: podman would first wait 10 s for the idle shell (pid 1, which ignores SIGTERM) to stop.
+    func removeArguments(_ container: String) -> [String] {
+        globalArguments + ["rm", "-f"] + (engine == .podman ? ["-t", "0"] : []) + [container]
+    }
+
+    /// melange runs container steps as root; `.mapped` picks other ids.
+    func user(_ configuration: SandboxConfiguration) -> String {
+        switch configuration.user {
+        case .automatic, .root: return "0:0"
+        case .mapped(let uid, let gid): return "\(uid):\(gid)"
+        }
     }
 }
 
-/// Steps of one imported image.
+/// The container of one build, and the image it was made from.
 struct ContainerSession: BuildSession {
     let runner: ContainerEngineRunner
     let binary: String
     let image: String
+    let container: String
+    let keeper: ContainerKeeper
     let configuration: SandboxConfiguration
 
     func run(_ step: BuildStep, output: StepOutputHandler?) async throws -> StepResult {
-        let container = "lamina-step-" + UUID().uuidString.lowercased()
+        guard !keeper.exited else {
+            throw LaminaError(
+                .sandbox, "the build's container is gone: \(keeper.errorText.split(separator: "\n").last ?? "it ended")",
+                subject: "step '\(step.name)'")
+        }
         let process = StreamingProcess(
-            executable: binary,
-            arguments: runner.runArguments(configuration: configuration, step: step, image: image, container: container),
+            executable: binary, arguments: runner.execArguments(configuration: configuration, step: step, container: container),
             environmentOverrides: runner.environmentOverrides, stepName: step.name, timeout: step.timeout)
         do {
             return try await process.run(output: output)
         } catch {
-            // Killing the client leaves the container running: remove it, whatever happened.
-            await removeContainer(container)
+            // Killing the `exec` client leaves the step's processes running in the container: remove it (the build
+            // stops here anyway).
+            await Self.detached { _ = try? await CommandOutput.run(binary, runner.removeArguments(container), environment: runner.environmentOverrides) }
             throw error
         }
     }
 
-    func removeContainer(_ container: String) async {
-        // Run detached from the (possibly cancelled) caller so the cleanup itself is not cancelled.
-        let task = Task.detached { [binary, runner] in
-            _ = try? await CommandOutput.run(
-                binary, runner.globalArguments + ["rm", "-f", container], environment: runner.environmentOverrides)
-        }
-        await task.value
+    /// Runs `body` detached from the (possibly cancelled) caller, so cleanup itself is not cancelled.
+    static func detached(_ body: @escaping @Sendable () async -> Void) async {
+        await Task.detached { await body() }.value
     }
 
-    func teardown() async throws {
-        let result = try await CommandOutput.run(
-            binary, runner.globalArguments + ["rmi", "-f", image], environment: runner.environmentOverrides)
-        guard result.status == .exited(0) else {
-            throw LaminaError(.sandbox, "cannot remove image \(image): \(result.stderr)")
+    /// Removes the container and the image, ignoring errors (cleanup after a failed start).
+    static func remove(image: String, container: String, runner: ContainerEngineRunner, binary: String) async {
+        await detached {
+            _ = try? await CommandOutput.run(binary, runner.removeArguments(container), environment: runner.environmentOverrides)
+            _ = try? await CommandOutput.run(
+                binary, runner.globalArguments + ["rmi", "-f", image], environment: runner.environmentOverrides)
         }
+    }
+
+    /// Closes the container's shell (it exits and `--rm` removes it), makes sure it is gone, removes the image.
+    func teardown() async throws {
+        let (container, image, runner, binary, keeper) = (container, image, runner, binary, keeper)
+        let failure: String? = await withCheckedContinuation { continuation in
+            Task.detached {
+                await keeper.stop()
+                let environment = runner.environmentOverrides
+                var problems: [String] = []
+                if let removed = try? await CommandOutput.run(binary, runner.removeArguments(container), environment: environment),
+                    removed.status != .exited(0)
+                {
+                    let text = removed.stderr.lowercased()
+                    if !["no such container", "already in progress", "is being removed"].contains(where: text.contains) {
+                        problems.append("cannot remove container \(container): \(removed.stderr)")
+                    }
+                }
+                let removedImage = try? await CommandOutput.run(binary, runner.globalArguments + ["rmi", "-f", image], environment: environment)
+                if let removedImage, removedImage.status != .exited(0),
+                    !["no such image", "image not known"].contains(where: removedImage.stderr.lowercased().contains)
+                {
+                    problems.append("cannot remove image \(image): \(removedImage.stderr)")
+                }
+                continuation.resume(returning: problems.isEmpty ? nil : problems.joined(separator: "; "))
+            }
+        }
+        if let failure { throw LaminaError(.sandbox, failure) }
     }
 }
 

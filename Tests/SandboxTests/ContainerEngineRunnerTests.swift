@@ -52,30 +52,43 @@ enum EngineProbe {
 
 @Suite("container engine arguments")
 struct ContainerEngineArgumentTests {
-    @Test("docker run: --rm, --network=none, workspace volume, user, env, image, wrapped script")
+    @Test("docker run --rm -i: label, --network=none, workspace volume, user, image, idle shell; exec: env and wrapped script")
     func dockerArguments() {
         let runner = ContainerEngineRunner.docker()
         var configuration = SandboxConfiguration(
             guestRoot: URL(fileURLWithPath: "/guest"), workspace: URL(fileURLWithPath: "/work/ws"),
             environment: ["HOME": "/home/build"],
             mounts: [.init(source: URL(fileURLWithPath: "/cache"), destination: "/var/cache/melange", readOnly: true)])
-        let step = BuildStep(name: "s", script: "make", environment: ["CC": "gcc"])
-        let arguments = runner.runArguments(configuration: configuration, step: step, image: "img:1", container: "c1")
-        #expect(Array(arguments.prefix(4)) == ["run", "--rm", "--name", "c1"])
-        #expect(arguments.contains("--network=none"))
-        #expect(arguments.contains("/work/ws:/home/build"))
-        #expect(arguments.contains("/cache:/var/cache/melange:ro"))
-        #expect(arguments.contains("CC=gcc"))
-        #expect(arguments.contains("PATH=\(SandboxConfiguration.standardPath)"))
-        #expect(Array(arguments.suffix(4)) == ["img:1", "/bin/sh", "-c", StepScript.wrap(step)])
+        let create = runner.createArguments(configuration: configuration, image: "img:1", container: "c1")
+        #expect(Array(create.prefix(5)) == ["run", "--rm", "-i", "--name", "c1"])
+        #expect(create.contains("dev.lamina.build=1"))
+        #expect(create.contains("--network=none"))
+        #expect(create.contains("/work/ws:/home/build"))
+        #expect(create.contains("/cache:/var/cache/melange:ro"))
+        #expect(Array(create.suffix(2)) == ["img:1", "/bin/sh"])
+        #expect(create.contains("0:0"))
+
+        let step = BuildStep(name: "s", script: "make", environment: ["CC": "gcc", "HOME": "/root"])
+        let exec = runner.execArguments(configuration: configuration, step: step, container: "c1")
+        #expect(Array(exec.prefix(5)) == ["exec", "-u", "0:0", "-w", "/home/build"])
+        #expect(exec.contains("CC=gcc"))
+        #expect(exec.contains("HOME=/root"), "the step's variables win")
+        #expect(!exec.contains("HOME=/home/build"))
+        #expect(exec.contains("PATH=\(SandboxConfiguration.standardPath)"))
+        #expect(Array(exec.suffix(4)) == ["c1", "/bin/sh", "-c", StepScript.wrap(step)])
 
         configuration.network = true
         configuration.guestRootWritable = false
         configuration.user = .mapped(uid: 1000, gid: 1000)
-        let networked = runner.runArguments(configuration: configuration, step: step, image: "img:1", container: "c1")
+        let networked = runner.createArguments(
+            configuration: configuration, image: "img:1", container: "c1", extraOptions: ContainerEngineRunner.lowLimitOptions)
         #expect(!networked.contains("--network=none"))
         #expect(networked.contains("--read-only"))
         #expect(networked.contains("1000:1000"))
+        #expect(networked.contains("nofile=1024:1024"))
+        #expect(runner.execArguments(configuration: configuration, step: step, container: "c1").contains("1000:1000"))
+        #expect(runner.removeArguments("c1") == ["rm", "-f", "c1"])
+        #expect(ContainerEngineRunner.podman().removeArguments("c1") == ["rm", "-f", "-t", "0", "c1"], "no 10 s stop wait")
     }
 
     @Test("the daemon address goes to DOCKER_HOST, or CONTAINER_HOST with podman --remote")
@@ -86,10 +99,15 @@ struct ContainerEngineArgumentTests {
         #expect(podman.globalArguments == ["--remote"])
     }
 
-    @Test("without a guest root the container runners refuse")
+    @Test("without a guest root the container runners refuse; only bubblewrap supports the host's root")
     func needsRoot() async {
         let configuration = SandboxConfiguration(guestRoot: nil, workspace: URL(fileURLWithPath: "/tmp"))
-        await #expect(throws: LaminaError.self) { try await ContainerEngineRunner.docker().prepare(configuration) }
+        let error = await #expect(throws: LaminaError.self) { try await ContainerEngineRunner.docker().prepare(configuration) }
+        #expect(error?.code == .invalidInput)
+        #expect(error?.message.contains("bubblewrap") == true)
+        #expect(!ContainerEngineRunner.docker().supportsHostRoot)
+        #expect(!ContainerEngineRunner.podman().supportsHostRoot)
+        #expect(BubblewrapRunner().supportsHostRoot)
     }
 
     @Test("an unreachable daemon is a sandbox error naming the engine")
@@ -131,7 +149,8 @@ struct ContainerEngineRunnerTests {
                 let root = try SandboxFixtures.alpineRoot(in: dir)
                 let workspace = dir.url.appendingPathComponent("ws")
                 try FileManager.default.createDirectory(at: workspace, withIntermediateDirectories: true)
-                let configuration = SandboxConfiguration(guestRoot: root, workspace: workspace)
+                let configuration = SandboxConfiguration(
+                    guestRoot: root, workspace: workspace, environment: SandboxConfiguration.defaultEnvironment(sourceDateEpoch: 0))
                 let session = try await runner.prepare(configuration)
                 let recorder = LineRecorder()
                 try await session.runChecked(
@@ -145,14 +164,26 @@ struct ContainerEngineRunnerTests {
                 let failed = try await session.run(BuildStep(name: "fail", script: "exit 7"), output: nil)
                 #expect(failed.status == .exited(7))
 
+                // One container for the whole build: the guest root keeps what earlier steps wrote, and each
+                // step gets the configuration's environment plus its own.
+                try await session.runChecked(BuildStep(name: "write", script: "echo kept > /etc/lamina-step"), output: nil)
+                let later = LineRecorder()
+                try await session.runChecked(
+                    BuildStep(name: "read", script: "cat /etc/lamina-step; echo \"$FOO $HOME\"", environment: ["FOO": "bar"]),
+                    output: later.handler)
+                #expect(later.texts(.stdout) == ["kept", "bar /home/build"], "\(runner.name)")
+
                 // A timeout kills the client and removes the container.
                 await #expect(throws: LaminaError.self) {
                     try await session.run(BuildStep(name: "hang", script: "sleep 300", timeout: .seconds(3)), output: nil)
                 }
                 let binary = try #require(CommandRunner.which(runner.engine.rawValue))
                 let containers = try CommandRunner.run(binary, ["ps", "-a", "--format", "{{.Names}}"])
-                #expect(!containers.stdout.contains("lamina-step-"), "\(containers.stdout)")
+                #expect(!containers.stdout.contains("lamina-build-"), "\(containers.stdout)")
                 try await session.teardown()
+                try await session.teardown()  // a second teardown is harmless
+                let images = try CommandRunner.run(binary, ["images", "--filter", "label=dev.lamina.build", "-q"])
+                #expect(images.stdout.isEmpty, "\(images.stdout)")
             }
         }
     }

@@ -12,7 +12,9 @@ struct PackageBuildCommand: AsyncParsableCommand {
         discussion: """
             Installs the config's `environment` packages into a fresh guest root (or, when it lists none, uses the
             host's / read-only), copies the source folder to /home/build, runs every pipeline step in the sandbox
-            (bubblewrap by default; docker or podman with --runner), then writes each package as
+            (bubblewrap by default; with --runner docker or podman the guest root is imported as an image and the
+            steps run in one container of it, on the daemon of --docker-host, $DOCKER_HOST or $CONTAINER_HOST;
+            those runners need environment packages), then writes each package as
             <out-dir>/<apk-arch>/NAME-VERSION-rEPOCH.apk, signed, and merges it into the signed APKINDEX.tar.gz
             there. Timestamps come from SOURCE_DATE_EPOCH (default 0): the same inputs give the same bytes.
             """)
@@ -31,6 +33,8 @@ struct PackageBuildCommand: AsyncParsableCommand {
     var keyrings: [String] = []
     @Option(name: .customLong("package-append"), help: "Add a package to the build environment (repeatable).") var packages: [String] = []
     @Option(name: .customLong("runner"), help: "bubblewrap (default), docker or podman.") var runner = "bubblewrap"
+    @Option(name: .customLong("docker-host"), help: "Daemon address for --runner docker/podman (default $DOCKER_HOST / $CONTAINER_HOST).")
+    var dockerHost: String?
     @Option(name: .customLong("pipeline-dir"), help: "Extra folder of pipeline definitions, searched first (repeatable).")
     var pipelineDirs: [String] = []
     @Option(name: .customLong("build-option"), help: "Enable an `options:` entry of the config (repeatable).") var buildOptions: [String] = []
@@ -51,7 +55,7 @@ struct PackageBuildCommand: AsyncParsableCommand {
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
         let clock = try sourceDateEpoch.map { BuildClock(epoch: $0) } ?? BuildClock.fromEnvironment(environment)
-        let runner = try BuildRunners.named(runner)
+        let runner = try BuildRunners.named(runner, host: dockerHost)
         let architectures = try Self.architectures(archs)
         if allowUntrusted {
             Terminal.standardError.write("WARNING: --allow-untrusted: packages and indexes will be used WITHOUT a trusted signature\n")
@@ -59,8 +63,7 @@ struct PackageBuildCommand: AsyncParsableCommand {
         let display = ProgressDisplay(global: global)
         let logger = global.logger
         let quietSteps = global.logLevel > .info
-        var results: [(Architecture, PackageBuildResult)] = []
-        for arch in architectures {
+        func makeOptions(_ arch: Architecture) throws -> PackageBuildOptions {
             var options = PackageBuildOptions(
                 configPath: config, architecture: arch,
                 cacheDirectory: cacheDir ?? PackageCache.defaultRoot(environment: environment), runner: runner, clock: clock,
@@ -82,6 +85,15 @@ struct PackageBuildCommand: AsyncParsableCommand {
             options.generateIndex = generateIndex
             options.trace = trace
             options.keepTemporaryFiles = debug
+            return options
+        }
+        // Every architecture must be able to run before the first build starts (no emulator here).
+        if architectures.count > 1, let first = architectures.first {
+            try PackageBuild.checkCanRun(options: try makeOptions(first), architectures: architectures)
+        }
+        var results: [(Architecture, PackageBuildResult)] = []
+        for arch in architectures {
+            let options = try makeOptions(arch)
             // Step output goes to stderr, stdout is kept for results (and --json).
             let printStep: StepOutputHandler = { line in Terminal.standardError.write("[\(line.step)] \(line.text)\n") }
             let build = PackageBuild(options: options, progress: display.handler, stepOutput: quietSteps ? nil : printStep)
@@ -181,6 +193,8 @@ struct PackageTestCommand: AsyncParsableCommand {
     @Option(name: [.customShort("r"), .customLong("repository-append")], help: "Add a repository (repeatable).") var repositories: [String] = []
     @Option(name: [.customShort("k"), .customLong("keyring-append")], help: "Add a public key file or URL (repeatable).") var keyrings: [String] = []
     @Option(name: .customLong("runner"), help: "bubblewrap (default), docker or podman.") var runner = "bubblewrap"
+    @Option(name: .customLong("docker-host"), help: "Daemon address for --runner docker/podman (default $DOCKER_HOST / $CONTAINER_HOST).")
+    var dockerHost: String?
     @Option(name: .customLong("pipeline-dir"), help: "Extra folder of pipeline definitions (repeatable).") var pipelineDirs: [String] = []
     @Flag(name: .customLong("network"), help: "Let test steps use the network.") var network = false
     @Flag(name: .customLong("offline"), help: "Use only the cache and local repositories.") var offline = false
@@ -198,7 +212,7 @@ struct PackageTestCommand: AsyncParsableCommand {
         }
         var options = PackageBuildOptions(
             configPath: config, architecture: architecture,
-            cacheDirectory: cacheDir ?? PackageCache.defaultRoot(environment: environment), runner: try BuildRunners.named(runner),
+            cacheDirectory: cacheDir ?? PackageCache.defaultRoot(environment: environment), runner: try BuildRunners.named(runner, host: dockerHost),
             clock: try BuildClock.fromEnvironment(environment), environment: environment, temporaryDirectory: NSTemporaryDirectory())
         options.signingKeyPath = signingKey
         options.outputDirectory = outDir

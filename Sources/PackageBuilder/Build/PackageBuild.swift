@@ -100,6 +100,9 @@ public struct PackageBuild: Sendable {
             architecture: arch, buildOptions: options.buildOptions, pipelineDirectories: options.pipelineDirectories,
             sourceDateEpoch: options.clock.epoch)
         let plan = try PipelineCompiler(loaded: loaded, context: context).compile()
+        if !(plan.declaredEnvironmentPackages + options.extraPackages).isEmpty {
+            try NativeExecution().check([arch], subject: options.configPath)  // the guest's programs must run here
+        }
 
         // Fail on a bad key before any work.
         let signingKey = try options.signingKeyPath.map { try SigningKey.load(path: $0) }
@@ -215,6 +218,14 @@ public struct PackageBuild: Sendable {
         // melange's rule: a config that lists no environment packages builds on the host's root. The `needs` of
         // the pipelines it uses are then expected from the host's tools.
         guard !(plan.declaredEnvironmentPackages + options.extraPackages).isEmpty else {
+            guard options.runner.supportsHostRoot else {
+                throw LaminaError(
+                    .invalidInput,
+                    "the \(options.runner.name) runner needs an image, and this config lists no environment packages to"
+                        + " make one from: list them under environment.contents.packages (or add --package-append),"
+                        + " or build on the host's / with --runner bubblewrap",
+                    subject: options.configPath)
+            }
             if !plan.neededPackages.isEmpty {
                 progress?(.note("no environment packages: the host provides what the pipelines need (\(plan.neededPackages.joined(separator: ", ")))"))
             }

@@ -36,6 +36,7 @@ public struct PackageTest: Sendable {
             path: options.configPath,
             options: BuildLoadOptions(extraVars: options.vars, extraEnvironment: options.environmentOverrides))
         try PackageBuild.checkTargetArchitecture(loaded.configuration, options.architecture, loaded.sourceMap)
+        try NativeExecution().check([options.architecture], subject: options.configPath)  // tests run in a guest
         let context = BuildContext(
             architecture: options.architecture, buildOptions: options.buildOptions,
             pipelineDirectories: options.pipelineDirectories, sourceDateEpoch: options.clock.epoch)
