@@ -146,10 +146,9 @@ public struct PackageBuild: Sendable {
             guestRoot: guest.root.map { URL(fileURLWithPath: $0) }, guestRootWritable: true,
             workspace: URL(fileURLWithPath: workspace), environment: environment, network: options.network)
         progress?(.note("runner: \(options.runner.name)\(guest.root == nil ? ", guest: the host's / read-only (no environment packages)" : "")"))
-        let session = try await options.runner.prepare(sandbox)
         let fetcher = SourceFetcher(cacheDirectory: options.cacheDirectory, offline: options.offline, transport: transport, progress: progress)
-        var firstStep: Duration?
-        do {
+        let firstStep: Duration? = try await GuestRoot.withSession(options.runner, sandbox) { session in
+            var firstStep: Duration?
             for package in plan.packagePlans {
                 for step in package.steps {
                     if firstStep == nil {
@@ -167,10 +166,7 @@ public struct PackageBuild: Sendable {
                     }
                 }
             }
-            try? await session.teardown()
-        } catch {
-            try? await session.teardown()
-            throw error
+            return firstStep
         }
 
         // 4. Packages, main package first, then the index.
@@ -243,21 +239,11 @@ public struct PackageBuild: Sendable {
         imageOptions.architectures = [options.architecture]
         imageOptions.offline = options.offline
         imageOptions.allowUntrusted = options.allowUntrusted
-        let engine = try ImageEngine(options: imageOptions, loaded: environment, progress: progress)
-        do {
-            let (keyring, keys) = try await engine.keyring()
-            progress?(.phase("installing build environment", total: nil))
-            let root = try await engine.assembleRoot(architecture: options.architecture, keyring: keyring, keys: keys, clock: options.clock)
-            let path = work + "/guest"
-            try root.tree.materialize(into: path)
-            // The workspace is mounted here; melange's guest has it too.
-            try FileManager.default.createDirectory(atPath: path + SandboxPaths.workspace, withIntermediateDirectories: true)
-            await engine.shutdown()
-            return Guest(root: path, packageCount: root.resolved.packages.count)
-        } catch {
-            await engine.shutdown()
-            throw error
-        }
+        let path = work + "/guest"
+        let count = try await GuestRoot.install(
+            environment, options: imageOptions, architecture: options.architecture, clock: options.clock, into: path,
+            progress: progress)
+        return Guest(root: path, packageCount: count)
     }
 
     // MARK: - Workspace

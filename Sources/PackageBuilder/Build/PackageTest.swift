@@ -90,18 +90,10 @@ public struct PackageTest: Sendable {
         imageOptions.architectures = [options.architecture]
         imageOptions.offline = options.offline
         imageOptions.allowUntrusted = options.allowUntrusted
-        let engine = try ImageEngine(options: imageOptions, loaded: environment, progress: progress)
         let guest = work + "/guest"
-        do {
-            let (keyring, keys) = try await engine.keyring()
-            let root = try await engine.assembleRoot(architecture: options.architecture, keyring: keyring, keys: keys, clock: options.clock)
-            try root.tree.materialize(into: guest)
-            try FileManager.default.createDirectory(atPath: guest + SandboxConfiguration.workspacePath, withIntermediateDirectories: true)
-            await engine.shutdown()
-        } catch {
-            await engine.shutdown()
-            throw error
-        }
+        _ = try await GuestRoot.install(
+            environment, options: imageOptions, architecture: options.architecture, clock: options.clock, into: guest,
+            progress: progress)
 
         // A fresh workspace with the sources, as melange test gives.
         let workspace = work + "/workspace"
@@ -116,8 +108,7 @@ public struct PackageTest: Sendable {
         let sandbox = SandboxConfiguration(
             guestRoot: URL(fileURLWithPath: guest), guestRootWritable: true, workspace: URL(fileURLWithPath: workspace),
             environment: test.environment, network: options.network)
-        let session = try await options.runner.prepare(sandbox)
-        do {
+        try await GuestRoot.withSession(options.runner, sandbox) { session in
             for step in test.steps {
                 progress?(.note("\(test.packageName) test: \(step.name)"))
                 guard var buildStep = step.buildStep else {
@@ -126,10 +117,6 @@ public struct PackageTest: Sendable {
                 buildStep.trace = options.trace
                 try await session.runChecked(buildStep, output: stepOutput)
             }
-            try? await session.teardown()
-        } catch {
-            try? await session.teardown()
-            throw error
         }
     }
 }
