@@ -22,7 +22,7 @@ public struct RegistryEndpoint: Sendable, Hashable {
         self.baseURL = "\(scheme)://\(host)"
     }
 
-    /// Whether `registry` (`host[:port]`) names this machine: `localhost`, `127.x.x.x` or `[::1]`.
+    /// Whether `registry` (`host[:port]`) names this machine: `localhost`, an IPv4 address `127.x.x.x` or `[::1]`.
     public static func isLoopback(_ registry: String) -> Bool {
         let host: Substring
         if registry.hasPrefix("[") {
@@ -31,7 +31,10 @@ public struct RegistryEndpoint: Sendable, Hashable {
             host = registry.prefix { $0 != ":" }
         }
         let lower = host.lowercased()
-        return lower == "localhost" || lower.hasPrefix("127.") || lower == "::1"
+        if lower == "localhost" || lower == "::1" { return true }
+        let octets = lower.split(separator: ".", omittingEmptySubsequences: false)
+        return octets.count == 4 && octets[0] == "127"
+            && octets.allSatisfy { !$0.isEmpty && $0.count <= 3 && $0.allSatisfy(\.isASCII) && UInt8($0) != nil }
     }
 
     /// `…/v2/`: the API version check.

@@ -41,7 +41,8 @@ import Testing
         ("127.0.0.1:5000", "http://127.0.0.1:5000"), ("localhost", "http://localhost"),
         ("LOCALHOST:8080", "http://LOCALHOST:8080"), ("[::1]:5000", "http://[::1]:5000"),
         ("registry.example", "https://registry.example"), ("docker.io", "https://registry-1.docker.io"),
-        ("127.example.com", "https://127.example.com"),
+        ("127.example.com", "https://127.example.com"), ("127.0.0.300", "https://127.0.0.300"),
+        ("127.1.2.3:80", "http://127.1.2.3:80"),
     ])
     func schemeAndBase(_ registry: String, _ base: String) {
         #expect(RegistryEndpoint(registry: registry).baseURL == base)

@@ -20,6 +20,8 @@ actor FakeRegistry {
     var session: [UInt8] = []
     var tokenScopes: [String] = []
 
+    func manifest(_ reference: String) -> (contentType: String, bytes: [UInt8])? { manifests[reference] }
+    func blob(_ digest: String) -> [UInt8]? { blobs[digest] }
     func tokenIssued(scope: String) { tokenScopes.append(scope) }
     func startSession() { session = [] }
     func append(_ bytes: [UInt8]) { session += bytes }
@@ -144,9 +146,9 @@ actor FakeRegistry {
                 #expect(fetches == 2)
                 #expect(await fake.tokenScopes.last == "repository:ns/app:pull,push")
                 let layerFile = try #require(image.layers.first)
-                #expect(await fake.blobs[layerFile.descriptor.digest.description] == Array(try Data(contentsOf: URL(fileURLWithPath: dir.file("layer-1.tar.gz")))))
-                #expect(await fake.blobs[image.config.descriptor.digest.description] == image.config.bytes)
-                let stored = try #require(await fake.manifests["1.0"])
+                #expect(await fake.blob(layerFile.descriptor.digest.description) == Array(try Data(contentsOf: URL(fileURLWithPath: dir.file("layer-1.tar.gz")))))
+                #expect(await fake.blob(image.config.descriptor.digest.description) == image.config.bytes)
+                let stored = try #require(await fake.manifest("1.0"))
                 #expect(stored.bytes == image.manifest.bytes)
                 #expect(stored.contentType == MediaType.ociManifest.rawValue)
 
@@ -175,8 +177,8 @@ actor FakeRegistry {
                 #expect(patches.compactMap { $0.header("Content-Range") } == ["0-999", "1000-1999", "2000-2499"])
                 #expect(patches.allSatisfy { $0.header("Authorization") == "Bearer \(FakeRegistry.token)" })
                 let layer = try #require(image.layers.first)
-                #expect(await fake.blobs[layer.descriptor.digest.description]?.count == 2500)
-                #expect(await fake.manifests["latest"]?.bytes == image.manifest.bytes)
+                #expect(await fake.blob(layer.descriptor.digest.description)?.count == 2500)
+                #expect(await fake.manifest("latest")?.bytes == image.manifest.bytes)
             }
         }
     }
@@ -201,9 +203,9 @@ actor FakeRegistry {
                 let result = try await Self.withClient { client, _ in try await client.push(plan, to: reference) }
                 #expect(result.digest == index.descriptor.digest)
                 #expect(result.manifestsPushed == 3)
-                #expect(await fake.manifests["2.0"]?.contentType == MediaType.ociIndex.rawValue)
-                #expect(await fake.manifests["2.0"]?.bytes == index.bytes)
-                #expect(await fake.manifests[arm.manifest.descriptor.digest.description]?.bytes == arm.manifest.bytes)
+                #expect(await fake.manifest("2.0")?.contentType == MediaType.ociIndex.rawValue)
+                #expect(await fake.manifest("2.0")?.bytes == index.bytes)
+                #expect(await fake.manifest(arm.manifest.descriptor.digest.description)?.bytes == arm.manifest.bytes)
                 // The index went last, after both manifests it names.
                 let order = await server.requests().filter { $0.method == "PUT" && $0.path.contains("/manifests/") }.map(\.path)
                 #expect(order.last == "/v2/ns/app/manifests/2.0")
