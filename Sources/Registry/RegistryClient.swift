@@ -124,7 +124,8 @@ public struct RegistryClient: Sendable {
     /// Pushes `plan` to `reference`'s repository: every blob not already there, each per-architecture manifest by
     /// digest, then the root under the tag (`latest` when the reference has none), or by digest only when the
     /// reference names a digest (which must then be the root's).
-    /// - Parameter progress: `.phase("pushing blobs", total: bytes)` then `.advance` after each blob.
+    /// - Parameter progress: `.phase("pushing N blobs, bytes", total: bytes)`, `.advance` after each blob, then
+    ///   `.phase("pushing manifests")`.
     public func push(_ plan: PushPlan, to reference: Reference, progress: ProgressHandler? = nil) async throws
         -> PushResult
     {
@@ -136,7 +137,7 @@ public struct RegistryClient: Sendable {
         try await ping(reference)
         var result = PushResult(
             digest: plan.root.descriptor.digest, blobsUploaded: 0, blobsSkipped: 0, bytesUploaded: 0, manifestsPushed: 0)
-        progress?(.phase("pushing \(plan.blobs.count) blobs", total: plan.blobBytes))
+        progress?(.phase("pushing \(plan.blobs.count) blobs, bytes", total: plan.blobBytes))
         var done: Int64 = 0
         for blob in plan.blobs {
             if try await blobExists(reference, blob.descriptor.digest) {

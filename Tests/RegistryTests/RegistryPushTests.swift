@@ -265,3 +265,48 @@ actor FakeRegistry {
         }
     }
 }
+
+@Suite struct RegistryBasicAuth {
+    /// A registry that answers `Basic` challenges: the credentials are sent after the first 401, then up front.
+    @Test func basicChallengeIsAnsweredWithConfiguredCredentials() async throws {
+        try await withTestHTTPServer { server in
+            await server.addFault(.requireBasicAuth(user: "u", password: "p"), for: "*")
+            await server.setHandler(method: "GET", path: "/v2/") { _ in TestHTTPResponse(text: "{}") }
+            await server.setHandler(method: "HEAD", path: "/v2/a/blobs/sha256:" + String(repeating: "0", count: 64)) { _ in
+                TestHTTPResponse(status: 404)
+            }
+            let reference = try Reference("127.0.0.1:\(server.port)/a:1")
+            try await HTTPClientTransport.with { tokenTransport in
+                var configuration = HTTPTransportConfiguration()
+                let credentials = RegistryCredentials(["127.0.0.1:\(server.port)": RegistryCredential(user: "u", password: "p")])
+                configuration.authenticator = RegistryAuthenticator(credentials: credentials, tokenTransport: tokenTransport)
+                try await HTTPClientTransport.with(configuration) { transport in
+                    let client = RegistryClient(transport: transport)
+                    try await client.ping(reference)
+                    let digest = try Digest(parsing: "sha256:" + String(repeating: "0", count: 64))
+                    #expect(try await client.blobExists(reference, digest) == false)
+                }
+            }
+            let sent = await server.requests().map { $0.header("Authorization") }
+            #expect(sent == [nil, "Basic dTpw", "Basic dTpw"])
+        }
+    }
+
+    @Test func basicChallengeWithoutCredentialsFails() async throws {
+        try await withTestHTTPServer { server in
+            await server.addFault(.requireBasicAuth(user: "u", password: "p"), for: "*")
+            let reference = try Reference("127.0.0.1:\(server.port)/a:1")
+            try await HTTPClientTransport.with { tokenTransport in
+                var configuration = HTTPTransportConfiguration()
+                configuration.authenticator = RegistryAuthenticator(credentials: RegistryCredentials(), tokenTransport: tokenTransport)
+                try await HTTPClientTransport.with(configuration) { transport in
+                    await #expect {
+                        try await RegistryClient(transport: transport).ping(reference)
+                    } throws: { error in
+                        (error as? LaminaError)?.message.contains("HTTP 401") == true
+                    }
+                }
+            }
+        }
+    }
+}
