@@ -124,11 +124,14 @@ extension EndToEnd {
             #expect(arm["Architecture"] as? String == "arm64")
         }
 
-        @Test func pushLayoutDirectoryGivesTheSameDigestAsTheTarball() throws {
+        @Test func pushLayoutDirectoryInChunksGivesTheSameDigestAsTheTarball() throws {
             let images = try sharedImages()
             let registry = try registry
+            // Uploaded in 256 KiB PATCH chunks: the registry must reassemble the layer to the same digest.
             let fromLayout = try laminaJSON(
-                ["image", "push", images.layout, "\(registry.address)/lamina-e2e/layout:1.0"], "lamina image push layout")
+                ["image", "push", images.layout, "\(registry.address)/lamina-e2e/layout:1.0", "--chunk-size", "262144"],
+                "lamina image push layout")
+            #expect(fromLayout["blobsUploaded"] as? Int == 2)
             let index = try #require(try json(readMember(images.single, "index.json")) as? [String: Any])
             let built = try #require((index["manifests"] as? [[String: Any]])?.first?["digest"] as? String)
             #expect(fromLayout["digest"] as? String == built)
