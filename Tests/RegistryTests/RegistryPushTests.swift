@@ -213,6 +213,36 @@ actor FakeRegistry {
         }
     }
 
+    @Test func registryErrorIsQuotedAndDigestPinningIsChecked() async throws {
+        try await TemporaryDirectory.with { dir in
+            let image = try Self.image(in: dir, seed: 3)
+            let plan = try PushPlan(images: [image], index: nil)
+            // The layer file changes after planning: the registry refuses the upload, and says why.
+            try Data(repeating: 0, count: 2500).write(to: URL(fileURLWithPath: dir.file("layer-3.tar.gz")))
+            try await withTestHTTPServer { server in
+                let fake = FakeRegistry()
+                await fake.install(on: server, digests: plan.blobs.map(\.descriptor.digest))
+                let reference = try Reference("127.0.0.1:\(server.port)/\(FakeRegistry.repository):1.0")
+                try await Self.withClient { client, _ in
+                    await #expect {
+                        try await client.push(plan, to: reference)
+                    } throws: { error in
+                        let error = error as? LaminaError
+                        return error?.message.contains("HTTP 400 (DIGEST_INVALID: mismatch)") == true
+                            && error?.message.contains(image.layers[0].descriptor.digest.description) == true
+                    }
+                    let other = reference.digested(image.config.descriptor.digest)
+                    await #expect {
+                        try await client.push(plan, to: other)
+                    } throws: { error in
+                        (error as? LaminaError)?.code == .invalidInput
+                    }
+                }
+                #expect(await fake.manifest("1.0") == nil)
+            }
+        }
+    }
+
     @Test func wrongCredentialsFailWithTheStatus() async throws {
         try await withTestHTTPServer { server in
             let fake = FakeRegistry()
