@@ -48,6 +48,7 @@ let package = Package(
             dependencies: ["LaminaCore", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict),
         .target(name: "SBOM", dependencies: ["LaminaCore"], swiftSettings: strict),
+        .target(name: "Registry", dependencies: ["LaminaCore", "OCI", "HTTPTransport"], swiftSettings: strict),
         .target(name: "ELF", dependencies: ["LaminaCore"], swiftSettings: strict),
         .target(
             name: "Scan", dependencies: ["LaminaCore", "APK", "Archive", "OCI", .product(name: "Yams", package: "Yams")],
@@ -101,7 +102,7 @@ let package = Package(
             name: "Commands",
             dependencies: [
                 "LaminaCore", "Archive", "APK", "APKSolver", "APKRepository", "RootFS", "Config", "OCI", "ImageBuilder",
-                "PackageBuilder", "Sandbox", "Scan", "HTTPTransport",
+                "PackageBuilder", "Sandbox", "Scan", "HTTPTransport", "Registry",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
@@ -137,6 +138,9 @@ let package = Package(
         .testTarget(name: "RootFSTests", dependencies: ["RootFS", "APK", "Archive", "Sandbox", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "ConfigTests", dependencies: ["Config", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "OCITests", dependencies: ["OCI", "LaminaCore", "TestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "RegistryTests", dependencies: ["Registry", "OCI", "HTTPTransport", "LaminaCore", "TestSupport"],
+            swiftSettings: strict),
         .testTarget(name: "SBOMTests", dependencies: ["SBOM", "LaminaCore", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "ELFTests", dependencies: ["ELF", "LaminaCore", "TestSupport"], swiftSettings: strict),
         .testTarget(

@@ -1,0 +1,223 @@
+import ArgumentParser
+import Archive
+import Foundation
+import HTTPTransport
+import ImageBuilder
+import LaminaCore
+import OCI
+import Registry
+
+/// How to reach and log in to a registry: shared by `image publish` and `image push`.
+struct RegistryFlags: ParsableArguments {
+    @Option(name: .customLong("username"), help: "Registry user (with --password; default: docker's config.json).")
+    var username: String?
+    @Option(name: .customLong("password"), help: "Registry password or token (or set LAMINA_REGISTRY_PASSWORD).")
+    var password: String?
+    @Flag(name: .customLong("insecure"), help: "Allow plain http to the registry (always allowed for localhost and 127.x).")
+    var insecure = false
+    @Option(name: .customLong("chunk-size"), help: "Upload blobs larger than this many bytes in PATCH chunks of that size.")
+    var chunkSize: Int64?
+    @Flag(name: .customLong("json"), help: "Print the result as JSON.") var json = false
+
+    /// Credentials from docker's config.json, overridden for `registry` by --username/--password.
+    func credentials(for registry: String) throws -> RegistryCredentials {
+        let environment = ProcessInfo.processInfo.environment
+        var credentials = try RegistryCredentials.dockerConfig(environment: environment)
+        let secret = password ?? environment["LAMINA_REGISTRY_PASSWORD"]
+        switch (username, secret) {
+        case (let user?, let secret?): credentials.set(RegistryCredential(user: user, password: secret), for: registry)
+        case (nil, nil): break
+        case (nil, _?): throw LaminaError(.usage, "--password needs --username", subject: "--password")
+        case (_?, nil): throw LaminaError(.usage, "--username needs --password (or LAMINA_REGISTRY_PASSWORD)", subject: "--username")
+        }
+        if let chunkSize, chunkSize <= 0 {
+            throw LaminaError(.usage, "expected a positive number of bytes, got \(chunkSize)", subject: "--chunk-size")
+        }
+        return credentials
+    }
+
+    /// Pushes `plan` to `reference`, showing progress on a terminal, and prints the digest reference.
+    func push(_ plan: PushPlan, to reference: Reference, global: GlobalOptions) async throws {
+        let credentials = try credentials(for: reference.registry)
+        let environment = ProcessInfo.processInfo.environment
+        let base = try HTTPTransportConfiguration.fromEnvironment(environment)
+        let display = ProgressDisplay(global: global)
+        defer { display.finish() }
+        let result = try await HTTPClientTransport.with(base) { tokenTransport in
+            var configuration = base
+            configuration.authenticator = RegistryAuthenticator(credentials: credentials, tokenTransport: tokenTransport)
+            return try await HTTPClientTransport.with(configuration) { transport in
+                let client = RegistryClient(transport: transport, insecure: insecure, chunkSize: chunkSize)
+                return try await client.push(plan, to: reference, progress: display.handler)
+            }
+        }
+        display.finish()
+        let pinned = reference.repositoryOnly.digested(result.digest)
+        global.logger.info(
+            "pushed \(reference.defaultingTag.description): \(result.blobsUploaded) blobs uploaded "
+                + "(\(result.bytesUploaded) bytes), \(result.blobsSkipped) already present, \(result.manifestsPushed) manifests")
+        if json {
+            try printJSON(
+                PublishOutput(
+                    reference: pinned.description, digest: result.digest.description,
+                    tag: reference.digest == nil ? reference.defaultingTag.description : nil, blobsUploaded: result.blobsUploaded,
+                    blobsSkipped: result.blobsSkipped, bytesUploaded: result.bytesUploaded, manifestsPushed: result.manifestsPushed))
+        } else {
+            global.logger.result(pinned.description)
+        }
+    }
+}
+
+/// The JSON `image publish --json` and `image push --json` print.
+struct PublishOutput: Encodable {
+    var reference: String
+    var digest: String
+    var tag: String?
+    var blobsUploaded: Int
+    var blobsSkipped: Int
+    var bytesUploaded: Int64
+    var manifestsPushed: Int
+}
+
+/// `lamina image publish apko.yaml REF`
+struct ImagePublish: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "publish", abstract: "Build an image from apko.yaml and push it to a registry.",
+        discussion: """
+            Builds exactly as `image build` does, into a temporary OCI layout, then pushes every blob the registry
+            does not have yet, each per-architecture manifest, and (for several architectures) the image index
+            under REF's tag; one architecture is pushed as its manifest. Prints REPOSITORY@sha256:… on stdout.
+
+            Credentials come from docker's config.json ($DOCKER_CONFIG or ~/.docker) or --username/--password;
+            bearer-token registries are handled. localhost and 127.x registries are spoken to over http, others
+            over https unless --insecure.
+            """)
+
+    @Argument(help: "The apko.yaml.") var config: String
+    @Argument(help: "Where to push: registry/repository[:tag], e.g. registry.example/senhas:1.0.0.") var reference: String
+    @Option(name: .customLong("sbom-path"), help: "Keep the SBOMs in this directory (default: not kept).") var sbomPath: String?
+    @Option(name: .customLong("annotations"), help: "KEY:VALUE annotation for the index, manifests and labels (repeatable).")
+    var annotations: [String] = []
+    @Option(name: .customLong("build-date"), help: "Build date: Unix seconds or RFC 3339 (overrides SOURCE_DATE_EPOCH).")
+    var buildDate: String?
+    @Flag(name: .customLong("no-layer-cache"), help: "Build the layer afresh instead of reusing (and storing) it.")
+    var noLayerCache = false
+    @OptionGroup var registry: RegistryFlags
+    @OptionGroup var flags: ImageFlags
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        let target = try Reference(reference)
+        guard target.digest == nil else {
+            throw LaminaError(.usage, "a reference to publish to needs a tag, not a digest", subject: reference)
+        }
+        _ = try registry.credentials(for: target.registry)  // option errors before the build
+        var clock = try BuildClock.fromEnvironment(ProcessInfo.processInfo.environment)
+        if let buildDate {
+            guard let seconds = ImageBuild.parseDate(buildDate) else {
+                throw LaminaError(.usage, "expected Unix seconds or RFC 3339, got '\(buildDate)'", subject: "--build-date")
+            }
+            clock = BuildClock(epoch: seconds)
+        }
+        let scratch = NSTemporaryDirectory() + "lamina-publish-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        let layout = scratch + "/layout"
+        var request = ImageBuildRequest(tag: target.defaultingTag.description, output: layout, format: .ociLayout, clock: clock)
+        request.sbom = sbomPath != nil
+        request.sbomPath = sbomPath
+        request.layerCache = !noLayerCache
+        for item in annotations {
+            guard let colon = item.firstIndex(of: ":") else {
+                throw LaminaError(.usage, "expected KEY:VALUE, got '\(item)'", subject: "--annotations")
+            }
+            request.annotations[String(item[..<colon])] = String(item[item.index(after: colon)...])
+        }
+        let result = try await withImageEngine(flags, configPath: config, global: global) { engine, _ in
+            try await ImageBuilder(engine: engine).build(request)
+        }
+        // The layers are pushed from the layout just written (the build's own copies may be scratch files).
+        let images = result.images.map { image in
+            LayoutImage(
+                architecture: image.architecture, manifest: image.manifest, config: image.config,
+                layers: [
+                    LayoutBlob(
+                        descriptor: Descriptor(mediaType: .ociLayerGzip, digest: image.layer.digest, size: image.layer.size),
+                        file: layout + "/" + ImageLayout.blobPath(image.layer.digest))
+                ])
+        }
+        for image in result.images {
+            global.logger.info("\(image.architecture.ociPlatform): manifest \(image.manifest.descriptor.digest)")
+        }
+        let plan = try PushPlan(images: images, index: result.index)
+        try await registry.push(plan, to: target, global: global)
+    }
+}
+
+/// `lamina image push OUT.tar|LAYOUT REF`
+struct ImagePush: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "push", abstract: "Push an image tarball or OCI layout written by `image build` to a registry.",
+        discussion: """
+            Pushes what the layout's index.json names: one manifest under REF's tag, or several under an image
+            index (the same index `image build` writes for several architectures). Prints REPOSITORY@sha256:….
+            """)
+
+    @Argument(help: "The tarball or OCI layout directory.") var source: String
+    @Argument(help: "Where to push: registry/repository[:tag].") var reference: String
+    @OptionGroup var registry: RegistryFlags
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        let target = try Reference(reference)
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: source, isDirectory: &isDirectory) else {
+            throw LaminaError(.notFound, "no such file or directory", subject: source)
+        }
+        if isDirectory.boolValue {
+            try await registry.push(try PushPlan.layout(at: source), to: target, global: global)
+            return
+        }
+        let scratch = NSTemporaryDirectory() + "lamina-push-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        try Self.unpackLayout(source, into: scratch)
+        try await registry.push(try PushPlan.layout(at: scratch), to: target, global: global)
+    }
+
+    /// Unpacks `index.json` and `blobs/<algorithm>/<hex>` of a layout tarball; every other member is skipped.
+    /// - Throws: `LaminaError(.malformed)` for a broken tar; `.io` when a file cannot be written.
+    static func unpackLayout(_ tarball: String, into directory: String) throws {
+        let reader = TarReader(try FileSource(path: tarball), name: tarball)
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+        defer { buffer.deallocate() }
+        while let entry = try reader.next() {
+            guard entry.kind == .regular else { continue }
+            var path = entry.path
+            if path.hasPrefix("./") { path.removeFirst(2) }
+            let parts = path.split(separator: "/", omittingEmptySubsequences: false)
+            let isBlob =
+                parts.count == 3 && parts[0] == "blobs" && Digest.Algorithm(rawValue: String(parts[1])) != nil
+                && !parts[2].isEmpty && parts[2].allSatisfy(\.isHexDigit)
+            guard path == "index.json" || isBlob else { continue }
+            let destination = directory + "/" + path
+            try FileManager.default.createDirectory(
+                atPath: (destination as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            guard FileManager.default.createFile(atPath: destination, contents: nil),
+                let handle = FileHandle(forWritingAtPath: destination)
+            else {
+                throw LaminaError(.io, "cannot create the file", subject: destination)
+            }
+            defer { try? handle.close() }
+            while true {
+                let count = try reader.read(into: buffer)
+                if count == 0 { break }
+                do {
+                    try handle.write(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
+                } catch {
+                    throw LaminaError(.io, "cannot write: \(error.localizedDescription)", subject: destination, cause: error)
+                }
+            }
+        }
+    }
+}
