@@ -118,7 +118,7 @@ struct BubblewrapHostRootTests {
                     """)
             try await session.runChecked(step) { line in
                 recorder.handler(line)
-                if line.text == "first" { FileManager.default.createFile(atPath: go, contents: Data()) }
+                if line.text == "first" { _ = FileManager.default.createFile(atPath: go, contents: Data()) }
             }
             #expect(recorder.texts(.stdout) == ["first", "second"])
             #expect(recorder.texts(.stderr) == ["problem"])
