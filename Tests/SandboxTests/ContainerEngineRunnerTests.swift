@@ -177,13 +177,15 @@ struct ContainerEngineRunnerTests {
                 await #expect(throws: LaminaError.self) {
                     try await session.run(BuildStep(name: "hang", script: "sleep 300", timeout: .seconds(3)), output: nil)
                 }
+                // Only this session's container and image are checked: other tests may run builds meanwhile.
+                let own = try #require(session as? ContainerSession)
                 let binary = try #require(CommandRunner.which(runner.engine.rawValue))
                 let containers = try CommandRunner.run(binary, ["ps", "-a", "--format", "{{.Names}}"])
-                #expect(!containers.stdout.contains("lamina-build-"), "\(containers.stdout)")
+                #expect(!containers.stdout.split(separator: "\n").contains { $0 == own.container }, "\(containers.stdout)")
                 try await session.teardown()
                 try await session.teardown()  // a second teardown is harmless
-                let images = try CommandRunner.run(binary, ["images", "--filter", "label=dev.lamina.build", "-q"])
-                #expect(images.stdout.isEmpty, "\(images.stdout)")
+                let images = try CommandRunner.run(binary, ["image", "inspect", own.image])
+                #expect(images.status != 0, "the build's image \(own.image) is still there")
             }
         }
     }
