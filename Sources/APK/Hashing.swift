@@ -1,3 +1,4 @@
+import Archive
 import Crypto
 import LaminaCore
 
@@ -46,6 +47,14 @@ public struct Hasher: Sendable {
         var hasher = Hasher(algorithm)
         hasher.update(bytes)
         return hasher.finalizeForSignature()
+    }
+
+    /// Digest of a file, streamed (never read whole).
+    /// - Throws: `.io` when the file cannot be opened or read.
+    public static func digest(_ algorithm: LaminaCore.Digest.Algorithm, file path: String) throws -> LaminaCore.Digest {
+        var hasher = Hasher(algorithm)
+        try FileSource(path: path).copy(to: CallbackSink { hasher.update($0) })
+        return hasher.finalize()
     }
 
     /// One-shot digest of a buffer.

@@ -101,11 +101,9 @@ public struct PackageCache: Sendable {
     /// Whether the cached file exists and still hashes to its recorded SHA-256.
     public func isIntact(_ path: String) -> Bool {
         guard let recorded = (try? String(contentsOfFile: path + ".sha256", encoding: .utf8))?.trimmingSpaces,
-            let source = try? FileSource(path: path)
+            let actual = try? Hasher.digest(.sha256, file: path)
         else { return false }
-        var hasher = Hasher(.sha256)
-        guard (try? source.copy(to: CallbackSink { hasher.update($0) })) != nil else { return false }
-        return hasher.finalize().hex == recorded
+        return actual.hex == recorded
     }
 
     /// Puts a verified private file (see `privateName`) in place as the entry `path`: the sidecar

@@ -12,3 +12,11 @@ public enum ProgressEvent: Sendable, Equatable {
 
 /// Receives progress from engines. Must be cheap and thread-safe.
 public typealias ProgressHandler = @Sendable (ProgressEvent) -> Void
+
+extension Duration {
+    /// Whole milliseconds (truncated), for logs and JSON reports.
+    public var wholeMilliseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
+    }
+}

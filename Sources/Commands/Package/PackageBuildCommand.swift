@@ -100,7 +100,7 @@ struct PackageBuildCommand: AsyncParsableCommand {
             logger.info("building \(config) for \(arch.apk) (runner \(runner.name))")
             let result = try await build.run()
             if let first = result.timeToFirstStep {
-                logger.info("\(arch.apk): first step \(Self.milliseconds(first)) ms after start (guest: \(result.guestPackages == 0 ? "host /" : "\(result.guestPackages) packages"))")
+                logger.info("\(arch.apk): first step \(first.wholeMilliseconds) ms after start (guest: \(result.guestPackages == 0 ? "host /" : "\(result.guestPackages) packages"))")
             }
             results.append((arch, result))
         }
@@ -114,7 +114,7 @@ struct PackageBuildCommand: AsyncParsableCommand {
             try printJSON(results.map { arch, result in
                 Output(
                     architecture: arch.apk, packages: result.packages.map(\.path), index: result.indexPath,
-                    timeToFirstStepMilliseconds: result.timeToFirstStep.map(Self.milliseconds))
+                    timeToFirstStepMilliseconds: result.timeToFirstStep?.wholeMilliseconds)
             })
         } else {
             for (_, result) in results {
@@ -122,11 +122,6 @@ struct PackageBuildCommand: AsyncParsableCommand {
                 if let index = result.indexPath { logger.result("updated \(index)") }
             }
         }
-    }
-
-    static func milliseconds(_ duration: Duration) -> Int64 {
-        let (seconds, attoseconds) = duration.components
-        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
     }
 
     static func architectures(_ given: [String]) throws -> [Architecture] {

@@ -253,23 +253,28 @@ public struct PackageBuild: Sendable {
     func prepareWorkspace(_ workspace: String, work: String, packages: [String]) throws {
         let manager = FileManager.default
         try manager.createDirectory(atPath: workspace, withIntermediateDirectories: true)
-        let source = options.sourceDirectory ?? {
-            let folder = (options.configPath as NSString).deletingLastPathComponent
-            return folder.isEmpty ? "." : folder
-        }()
-        var isDirectory: ObjCBool = false
-        guard manager.fileExists(atPath: source, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw LaminaError(.notFound, "source directory not found", subject: source)
-        }
-        func resolved(_ path: String) -> String { URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath().path }
-        // Never copy the build's own folders into themselves (the source folder may hold them).
-        let skip: Set<String> = [resolved(options.outputDirectory), resolved(workspace), resolved(work)]
-        try Self.copyTree(from: resolved(source), to: workspace, skipping: skip)
+        try copySources(into: workspace, work: work)
         for name in packages {
             let out = workspace + "/melange-out/" + name
             try? manager.removeItem(atPath: out)
             try manager.createDirectory(atPath: out, withIntermediateDirectories: true)
         }
+    }
+
+    /// Copies the source folder (`--source-dir`, default: the config's folder) into `workspace`, leaving out the
+    /// build's own folders (output, workspace, work) when the source folder holds them.
+    func copySources(into workspace: String, work: String) throws {
+        let source = options.sourceDirectory ?? {
+            let folder = (options.configPath as NSString).deletingLastPathComponent
+            return folder.isEmpty ? "." : folder
+        }()
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: source, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw LaminaError(.notFound, "source directory not found", subject: source)
+        }
+        func resolved(_ path: String) -> String { URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath().path }
+        let skip: Set<String> = [resolved(options.outputDirectory), resolved(workspace), resolved(work)]
+        try Self.copyTree(from: resolved(source), to: workspace, skipping: skip)
     }
 
     // MARK: - Helpers
@@ -322,8 +327,7 @@ public struct PackageBuild: Sendable {
     }
 
     static func format(_ duration: Duration) -> String {
-        let (seconds, attoseconds) = duration.components
-        let milliseconds = seconds * 1000 + attoseconds / 1_000_000_000_000_000
+        let milliseconds = duration.wholeMilliseconds
         return milliseconds < 1000 ? "\(milliseconds) ms" : String(format: "%.2f s", Double(milliseconds) / 1000)
     }
 }

@@ -98,12 +98,7 @@ public struct PackageTest: Sendable {
         // A fresh workspace with the sources, as melange test gives.
         let workspace = work + "/workspace"
         try FileManager.default.createDirectory(atPath: workspace, withIntermediateDirectories: true)
-        let source = options.sourceDirectory ?? {
-            let folder = (options.configPath as NSString).deletingLastPathComponent
-            return folder.isEmpty ? "." : folder
-        }()
-        func resolved(_ path: String) -> String { URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath().path }
-        try PackageBuild.copyTree(from: resolved(source), to: workspace, skipping: [resolved(work), resolved(options.outputDirectory)])
+        try PackageBuild(options: options).copySources(into: workspace, work: work)
 
         let sandbox = SandboxConfiguration(
             guestRoot: URL(fileURLWithPath: guest), guestRootWritable: true, workspace: URL(fileURLWithPath: workspace),

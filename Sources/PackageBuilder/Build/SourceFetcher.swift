@@ -1,4 +1,5 @@
 import APK
+import APKRepository
 import Foundation
 import HTTPTransport
 import LaminaCore
@@ -36,7 +37,7 @@ struct SourceFetcher: Sendable {
                 guard FileManager.default.fileExists(atPath: source) else {
                     throw LaminaError(.notFound, "no such file: '\(source)'", subject: "step '\(step)'")
                 }
-                let temporary = cached + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+                let temporary = PackageCache.privateName(for: cached, suffix: "download")
                 try FileManager.default.copyItem(atPath: source, toPath: temporary)
                 try Self.commit(temporary, to: cached, expected, uri: action.uri)
             } else {
@@ -44,14 +45,15 @@ struct SourceFetcher: Sendable {
                     throw LaminaError(.notFound, "--offline and \(action.uri) is not in the cache", subject: "step '\(step)'")
                 }
                 progress?(.note("fetching \(action.uri)"))
-                let temporary = cached + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+                let temporary = PackageCache.privateName(for: cached, suffix: "download")
                 let wanted = expected.algorithm == .sha256 ? ExpectedContent(sha256: try Digest(.sha256, hex: expected.hex)) : nil
                 do {
                     try await transport.download(action.uri, to: temporary, expected: wanted)
                 } catch let error as LaminaError where error.code == .checksumMismatch {
                     throw LaminaError(.checksumMismatch, "\(error.message)", subject: "step '\(step)': \(action.uri)")
                 }
-                try Self.commit(temporary, to: cached, expected, uri: action.uri)
+                // The transport already checked a sha256 while streaming; only a sha512 needs a pass over the file.
+                try Self.commit(temporary, to: cached, expected, uri: action.uri, verified: wanted != nil)
             }
         }
         let parent = (destination as NSString).deletingLastPathComponent
@@ -60,14 +62,20 @@ struct SourceFetcher: Sendable {
         try FileManager.default.copyItem(atPath: cached, toPath: destination)
     }
 
-    /// Moves a verified temporary file into the cache, or removes it and throws on a digest mismatch.
-    static func commit(_ temporary: String, to cached: String, _ expected: (algorithm: Digest.Algorithm, hex: String), uri: String) throws {
-        let actual = try digest(of: temporary, expected.algorithm)
-        guard actual == expected.hex else {
-            try? FileManager.default.removeItem(atPath: temporary)
-            throw LaminaError(
-                .checksumMismatch,
-                "\(expected.algorithm) mismatch: expected \(expected.hex), got \(actual)", subject: uri)
+    /// Moves a temporary file into the cache after checking its digest (unless the download already did), or
+    /// removes it and throws on a mismatch.
+    static func commit(
+        _ temporary: String, to cached: String, _ expected: (algorithm: Digest.Algorithm, hex: String), uri: String,
+        verified: Bool = false
+    ) throws {
+        if !verified {
+            let actual = try Hasher.digest(expected.algorithm, file: temporary).hex
+            guard actual == expected.hex else {
+                try? FileManager.default.removeItem(atPath: temporary)
+                throw LaminaError(
+                    .checksumMismatch,
+                    "\(expected.algorithm) mismatch: expected \(expected.hex), got \(actual)", subject: uri)
+            }
         }
         guard rename(temporary, cached) == 0 else {
             let reason = String(cString: strerror(errno))
@@ -78,19 +86,7 @@ struct SourceFetcher: Sendable {
 
     static func matches(path: String, _ expected: (algorithm: Digest.Algorithm, hex: String)) throws -> Bool {
         guard FileManager.default.fileExists(atPath: path) else { return false }
-        return try digest(of: path, expected.algorithm) == expected.hex
-    }
-
-    static func digest(of path: String, _ algorithm: Digest.Algorithm) throws -> String {
-        guard let handle = FileHandle(forReadingAtPath: path) else {
-            throw LaminaError(.io, "cannot read", subject: path)
-        }
-        defer { try? handle.close() }
-        var hasher = Hasher(algorithm)
-        while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty {
-            hasher.update(Array(chunk))
-        }
-        return hasher.finalize().hex
+        return try Hasher.digest(expected.algorithm, file: path).hex == expected.hex
     }
 
     /// The host path of a guest path inside `/home/build`.
