@@ -22,69 +22,34 @@ struct PackageBuildCommand: AsyncParsableCommand {
     @Argument(help: "The melange.yaml.") var config: String = "melange.yaml"
     @Option(name: .customLong("arch"), parsing: .singleValue, help: "Architectures (comma-separated or repeated; default: the host's).")
     var archs: [String] = []
-    @Option(name: .customLong("signing-key"), help: "RSA private key (PEM) for the packages and the index.") var signingKey: String?
-    @Option(name: .customLong("out-dir"), help: "Where packages go (default ./packages).") var outDir = "packages"
-    @Option(name: .customLong("source-dir"), help: "Folder copied into the workspace (default: the config's folder).") var sourceDir: String?
     @Option(name: .customLong("workspace-dir"), help: "Keep the workspace in this folder.") var workspaceDir: String?
-    @Option(name: .customLong("cache-dir"), help: "Package and source cache (default $XDG_CACHE_HOME/lamina).") var cacheDir: String?
-    @Option(name: [.customShort("r"), .customLong("repository-append")], help: "Add a repository for the build environment (repeatable).")
-    var repositories: [String] = []
-    @Option(name: [.customShort("k"), .customLong("keyring-append")], help: "Add a public key file or URL (repeatable).")
-    var keyrings: [String] = []
     @Option(name: .customLong("package-append"), help: "Add a package to the build environment (repeatable).") var packages: [String] = []
-    @Option(name: .customLong("runner"), help: "bubblewrap (default), docker or podman.") var runner = "bubblewrap"
-    @Option(name: .customLong("docker-host"), help: "Daemon address for --runner docker/podman (default $DOCKER_HOST / $CONTAINER_HOST).")
-    var dockerHost: String?
-    @Option(name: .customLong("pipeline-dir"), help: "Extra folder of pipeline definitions, searched first (repeatable).")
-    var pipelineDirs: [String] = []
     @Option(name: .customLong("build-option"), help: "Enable an `options:` entry of the config (repeatable).") var buildOptions: [String] = []
     @Option(name: .customLong("vars-file"), help: "YAML/KEY: VALUE file of variables merged over `vars:`.") var varsFile: String?
     @Option(name: .customLong("env-file"), help: "KEY=VALUE file of environment variables for the steps.") var envFile: String?
     @Option(name: .customLong("generate-index"), help: "Update APKINDEX.tar.gz (true/false).") var generateIndex = true
-    @Flag(name: .customLong("network"), help: "Let build steps use the network.") var network = false
-    @Flag(name: .customLong("offline"), help: "Use only the cache and local repositories.") var offline = false
-    @Flag(name: [.customLong("allow-untrusted"), .customLong("ignore-signatures")], help: "Accept indexes no key vouches for (dangerous).")
-    var allowUntrusted = false
-    @Flag(name: .customLong("trace"), help: "Run steps with set -x.") var trace = false
-    @Flag(name: .customLong("debug"), help: "Keep the guest root and workspace after the build.") var debug = false
     @Option(name: .customLong("source-date-epoch"), help: "Unix seconds for every timestamp (overrides SOURCE_DATE_EPOCH).")
     var sourceDateEpoch: Int64?
     @Flag(name: .customLong("json"), help: "Print what was written as JSON.") var json = false
+    @OptionGroup var flags: PackageEngineFlags
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
         let clock = try sourceDateEpoch.map { BuildClock(epoch: $0) } ?? BuildClock.fromEnvironment(environment)
-        let runner = try BuildRunners.named(runner, host: dockerHost)
+        let runner = try flags.prepare()
         let architectures = try Self.architectures(archs)
-        if allowUntrusted {
-            Terminal.standardError.write("WARNING: --allow-untrusted: packages and indexes will be used WITHOUT a trusted signature\n")
-        }
         let display = ProgressDisplay(global: global)
         let logger = global.logger
         let quietSteps = global.logLevel > .info
         func makeOptions(_ arch: Architecture) throws -> PackageBuildOptions {
-            var options = PackageBuildOptions(
-                configPath: config, architecture: arch,
-                cacheDirectory: cacheDir ?? PackageCache.defaultRoot(environment: environment), runner: runner, clock: clock,
-                environment: environment, temporaryDirectory: NSTemporaryDirectory())
-            options.signingKeyPath = signingKey
-            options.outputDirectory = outDir
-            options.sourceDirectory = sourceDir
+            var options = try flags.options(config: config, architecture: arch, runner: runner, clock: clock)
             options.workspaceDirectory = workspaceDir
-            options.extraRepositories = repositories
-            options.extraKeyrings = keyrings
             options.extraPackages = packages
-            options.network = network
-            options.pipelineDirectories = pipelineDirs
             options.buildOptions = buildOptions
             options.vars = try varsFile.map(Self.readVars) ?? [:]
             options.environmentOverrides = try envFile.map(Self.readEnvironment) ?? [:]
-            options.allowUntrusted = allowUntrusted
-            options.offline = offline
             options.generateIndex = generateIndex
-            options.trace = trace
-            options.keepTemporaryFiles = debug
             return options
         }
         // Every architecture must be able to run before the first build starts (no emulator here).
@@ -181,34 +146,62 @@ struct PackageTestCommand: AsyncParsableCommand {
     @Argument(help: "The melange.yaml.") var config: String = "melange.yaml"
     @Argument(help: "Only test these packages (default: every package with a test).") var packages: [String] = []
     @Option(name: .customLong("arch"), help: "Architecture (default: the host's).") var arch: String?
-    @Option(name: .customLong("signing-key"), help: "Trust the output repository through this key's public half.") var signingKey: String?
-    @Option(name: .customLong("out-dir"), help: "The repository the built packages are in (default ./packages).") var outDir = "packages"
+    @OptionGroup var flags: PackageEngineFlags
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        let architecture = try arch.map { try Architecture($0, option: "--arch") } ?? .host
+        let clock = try BuildClock.fromEnvironment(ProcessInfo.processInfo.environment)
+        let options = try flags.options(config: config, architecture: architecture, runner: try flags.prepare(), clock: clock)
+        let printStep: StepOutputHandler = { line in Terminal.standardError.write("[\(line.step)] \(line.text)\n") }
+        let tested = try await PackageTest(
+            options: options, packages: packages, progress: ProgressDisplay(global: global).handler,
+            stepOutput: global.logLevel > .info ? nil : printStep
+        ).run()
+        for name in tested { global.logger.result("\(name): tests passed") }
+    }
+}
+
+/// The flags `package build` and `package test` share: where packages go and come from, the guest's
+/// repositories and keys, and the sandbox.
+struct PackageEngineFlags: ParsableArguments {
+    @Option(name: .customLong("signing-key"), help: "RSA private key (PEM): signs what build writes; test trusts its public half.")
+    var signingKey: String?
+    @Option(name: .customLong("out-dir"), help: "The repository packages are written to and tested from (default ./packages).")
+    var outDir = "packages"
     @Option(name: .customLong("source-dir"), help: "Folder copied into the workspace (default: the config's folder).") var sourceDir: String?
-    @Option(name: .customLong("cache-dir"), help: "Package cache (default $XDG_CACHE_HOME/lamina).") var cacheDir: String?
-    @Option(name: [.customShort("r"), .customLong("repository-append")], help: "Add a repository (repeatable).") var repositories: [String] = []
-    @Option(name: [.customShort("k"), .customLong("keyring-append")], help: "Add a public key file or URL (repeatable).") var keyrings: [String] = []
+    @Option(name: .customLong("cache-dir"), help: "Package and source cache (default $XDG_CACHE_HOME/lamina).") var cacheDir: String?
+    @Option(name: [.customShort("r"), .customLong("repository-append")], help: "Add a repository for the guest (repeatable).")
+    var repositories: [String] = []
+    @Option(name: [.customShort("k"), .customLong("keyring-append")], help: "Add a public key file or URL (repeatable).")
+    var keyrings: [String] = []
     @Option(name: .customLong("runner"), help: "bubblewrap (default), docker or podman.") var runner = "bubblewrap"
     @Option(name: .customLong("docker-host"), help: "Daemon address for --runner docker/podman (default $DOCKER_HOST / $CONTAINER_HOST).")
     var dockerHost: String?
-    @Option(name: .customLong("pipeline-dir"), help: "Extra folder of pipeline definitions (repeatable).") var pipelineDirs: [String] = []
-    @Flag(name: .customLong("network"), help: "Let test steps use the network.") var network = false
+    @Option(name: .customLong("pipeline-dir"), help: "Extra folder of pipeline definitions, searched first (repeatable).")
+    var pipelineDirs: [String] = []
+    @Flag(name: .customLong("network"), help: "Let steps use the network.") var network = false
     @Flag(name: .customLong("offline"), help: "Use only the cache and local repositories.") var offline = false
     @Flag(name: [.customLong("allow-untrusted"), .customLong("ignore-signatures")], help: "Accept indexes no key vouches for (dangerous).")
     var allowUntrusted = false
     @Flag(name: .customLong("trace"), help: "Run steps with set -x.") var trace = false
-    @Flag(name: .customLong("debug"), help: "Keep the guest root and workspace.") var debug = false
-    @OptionGroup var global: GlobalOptions
+    @Flag(name: .customLong("debug"), help: "Keep the guest root and workspace afterwards.") var debug = false
 
-    func run() async throws {
-        let environment = ProcessInfo.processInfo.environment
-        let architecture = try arch.map { try Architecture($0, option: "--arch") } ?? .host
+    /// The runner `--runner` names, after the loud `--allow-untrusted` warning (printed once per command).
+    func prepare() throws -> any BuildRunner {
         if allowUntrusted {
             Terminal.standardError.write("WARNING: --allow-untrusted: packages and indexes will be used WITHOUT a trusted signature\n")
         }
+        return try BuildRunners.named(runner, host: dockerHost)
+    }
+
+    /// Engine options from these flags.
+    func options(config: String, architecture: Architecture, runner: any BuildRunner, clock: BuildClock) throws -> PackageBuildOptions {
+        let environment = ProcessInfo.processInfo.environment
         var options = PackageBuildOptions(
             configPath: config, architecture: architecture,
-            cacheDirectory: cacheDir ?? PackageCache.defaultRoot(environment: environment), runner: try BuildRunners.named(runner, host: dockerHost),
-            clock: try BuildClock.fromEnvironment(environment), environment: environment, temporaryDirectory: NSTemporaryDirectory())
+            cacheDirectory: cacheDir ?? PackageCache.defaultRoot(environment: environment), runner: runner, clock: clock,
+            environment: environment, temporaryDirectory: NSTemporaryDirectory())
         options.signingKeyPath = signingKey
         options.outputDirectory = outDir
         options.sourceDirectory = sourceDir
@@ -220,11 +213,6 @@ struct PackageTestCommand: AsyncParsableCommand {
         options.allowUntrusted = allowUntrusted
         options.trace = trace
         options.keepTemporaryFiles = debug
-        let printStep: StepOutputHandler = { line in Terminal.standardError.write("[\(line.step)] \(line.text)\n") }
-        let tested = try await PackageTest(
-            options: options, packages: packages, progress: ProgressDisplay(global: global).handler,
-            stepOutput: global.logLevel > .info ? nil : printStep
-        ).run()
-        for name in tested { global.logger.result("\(name): tests passed") }
+        return options
     }
 }
