@@ -49,7 +49,7 @@ let package = Package(
             swiftSettings: strict),
         .target(name: "SBOM", dependencies: ["LaminaCore"], swiftSettings: strict),
         .target(name: "Registry", dependencies: ["LaminaCore", "OCI", "HTTPTransport"], swiftSettings: strict),
-        .target(name: "ELF", dependencies: ["LaminaCore"], swiftSettings: strict),
+        .target(name: "ELF", dependencies: ["LaminaCore", "Archive"], swiftSettings: strict),
         .target(
             name: "Scan", dependencies: ["LaminaCore", "APK", "Archive", "OCI", .product(name: "Yams", package: "Yams")],
             swiftSettings: strict),

@@ -106,38 +106,21 @@ public struct FileTree: Sendable {
 
     public var count: Int { nodes.count }
 
+    /// How links inside a tree resolve: absolute targets from the tree's root, never above it; a
+    /// tree being filled may name parents that do not exist yet.
+    static let resolver = RootPath(.init(absoluteTarget: .fromRoot, parentOfRoot: .escapes, followFinal: false, mustExist: false))
+
     /// Resolves symlinks among the parent components of `path`; returns the real tree path.
     /// - Throws: `.unsafePath` when a link leads out of the root, or there are too many links.
     public func resolveParents(_ path: String) throws -> String {
-        var components = path.split(separator: "/").map(String.init)
-        guard !components.isEmpty else { return "" }
-        var resolved: [String] = []
-        var hops = 0
-        var index = 0
-        while index < components.count - 1 {
-            let candidate = (resolved + [components[index]]).joined(separator: "/")
-            if let node = nodes[candidate], node.kind == .symbolicLink {
-                hops += 1
-                if hops > 40 { throw LaminaError(.unsafePath, "too many levels of symbolic links in '\(path)'") }
-                let base = node.linkTarget.hasPrefix("/") ? [] : resolved
-                var stack = base
-                for part in node.linkTarget.split(separator: "/") where part != "." {
-                    if part == ".." {
-                        if stack.isEmpty { throw LaminaError(.unsafePath, "'\(path)': symlink '\(candidate)' -> '\(node.linkTarget)' leaves the root") }
-                        stack.removeLast()
-                    } else {
-                        stack.append(String(part))
-                    }
-                }
-                components = stack + Array(components[(index + 1)...])
-                resolved = []
-                index = 0
-                continue
+        try Self.resolver.resolve(path) { candidate in
+            switch nodes[candidate] {
+            case nil: .missing
+            case let node? where node.kind == .symbolicLink: .symlink(target: node.linkTarget)
+            case let node? where node.kind == .directory: .directory
+            case _?: .other
             }
-            resolved.append(components[index])
-            index += 1
         }
-        return (resolved + [components[components.count - 1]]).joined(separator: "/")
     }
 
     /// Creates missing parent directories (mode 0755, root) of `path`.

@@ -70,37 +70,23 @@ public struct TarEntry: Hashable, Sendable {
 
 /// Validation of archive member paths: the rules every extractor in Lamina applies.
 public enum SafePath {
-    /// Normalises an archive path to a relative form without `./`, duplicate or trailing slashes.
-    ///
-    /// - Throws: `LaminaError.unsafePath` for absolute paths, `..` components and NUL bytes.
-    public static func normalize(_ path: String) throws -> String {
-        if path.utf8.contains(0) { throw LaminaError(.unsafePath, "path contains a NUL byte: '\(path)'") }
-        if path.hasPrefix("/") { throw LaminaError(.unsafePath, "absolute path '\(path)' in archive") }
-        var parts: [Substring] = []
-        for component in path.split(separator: "/", omittingEmptySubsequences: true) {
-            if component == "." { continue }
-            if component == ".." { throw LaminaError(.unsafePath, "path '\(path)' escapes the root with '..'") }
-            parts.append(component)
-        }
-        return parts.joined(separator: "/")
+    /// What a leading `/` means to ``normalize(_:leadingSlash:)``.
+    public enum LeadingSlash: Sendable {
+        /// An absolute member path is refused (extracting).
+        case refuse
+        /// `/lib/x` is `lib/x` (looking a path up inside a root).
+        case strip
     }
 
-    /// Resolves a symlink `target` found at `linkPath` (both relative to a root) and tells whether it
-    /// stays inside the root. Absolute targets are taken relative to the root, as inside a container.
-    public static func staysInside(linkPath: String, target: String) -> Bool {
-        var stack: [Substring] = []
-        if !target.hasPrefix("/") {
-            stack = linkPath.split(separator: "/").dropLast().map { $0 }
-        }
-        for component in target.split(separator: "/", omittingEmptySubsequences: true) {
-            if component == "." { continue }
-            if component == ".." {
-                if stack.isEmpty { return false }
-                stack.removeLast()
-            } else {
-                stack.append(component)
-            }
-        }
-        return true
+    /// Normalises an archive path to a relative form without `./`, duplicate or trailing slashes.
+    ///
+    /// - Throws: `LaminaError.unsafePath` for absolute paths (unless `leadingSlash` is `.strip`),
+    ///   `..` components and NUL bytes.
+    public static func normalize(_ path: String, leadingSlash: LeadingSlash = .refuse) throws -> String {
+        if path.utf8.contains(0) { throw LaminaError(.unsafePath, "path contains a NUL byte: '\(path)'") }
+        if path.hasPrefix("/") && leadingSlash == .refuse { throw LaminaError(.unsafePath, "absolute path '\(path)' in archive") }
+        let parts = RootPath.components(path)
+        if parts.contains("..") { throw LaminaError(.unsafePath, "path '\(path)' escapes the root with '..'") }
+        return parts.joined(separator: "/")
     }
 }

@@ -1,3 +1,4 @@
+import Archive
 import Foundation
 import LaminaCore
 
@@ -77,36 +78,15 @@ struct PackageTreeWalker {
         try? fileManager.destinationOfSymbolicLink(atPath: absolute(path))
     }
 
+    /// How links resolve inside a package: a package is installed among others, so an absolute target
+    /// or `..` above the package root points at something this package does not hold.
+    static let resolver = RootPath(.init(absoluteTarget: .escapes, parentOfRoot: .escapes, followFinal: true, mustExist: true))
+
     /// Follows symlinks in every component of `path` without leaving the root; absolute link targets
     /// and `..` above the root count as leaving it. Returns the resolved relative path and its entry.
     func resolve(_ path: String) -> TreeEntry? {
-        var pending = path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
-        var resolved: [String] = []
-        var hops = 0
-        var current: TreeEntry?
-        while !pending.isEmpty {
-            let component = pending.removeFirst()
-            if component == "." { continue }
-            if component == ".." {
-                if resolved.isEmpty { return nil }
-                resolved.removeLast()
-                current = nil
-                continue
-            }
-            let candidate = (resolved + [component]).joined(separator: "/")
-            guard let entry = lstat(candidate) else { return nil }
-            if entry.kind == .symlink {
-                hops += 1
-                guard hops <= 40, let target = readLink(candidate), !target.hasPrefix("/") else { return nil }
-                pending = target.split(separator: "/", omittingEmptySubsequences: true).map(String.init) + pending
-                continue
-            }
-            if !pending.isEmpty && entry.kind != .directory { return nil }
-            resolved.append(component)
-            current = entry
-        }
-        if resolved.isEmpty { return nil }
-        return current ?? lstat(resolved.joined(separator: "/"))
+        guard let real = try? Self.resolver.resolve(path, inFolder: root.path), !real.isEmpty else { return nil }
+        return lstat(real)
     }
 
     /// Reads at most `limit` bytes from the start of the regular file at relative `path`.

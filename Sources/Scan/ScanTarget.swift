@@ -96,34 +96,18 @@ public enum ScanTarget {
         throw LaminaError(.notFound, "no apk database (\(databasePaths.joined(separator: " or "))) in this directory", subject: root)
     }
 
-    /// Follows `relative` below `root` component by component; an absolute symlink target starts again at `root`,
-    /// so nothing outside the root is read. Returns the path of a regular file, or nil.
+    /// How the database path resolves inside a scanned root (folder or tar): an absolute link target
+    /// starts again at the root, and `..` stops there, so nothing outside the root is read.
+    static let resolver = RootPath(.init(absoluteTarget: .fromRoot, parentOfRoot: .staysAtRoot, followFinal: true, mustExist: false))
+
+    /// The path of the regular file `relative` below the folder `root`, links followed inside the root; nil when absent.
     static func resolveInRoot(_ root: String, _ relative: String) -> String? {
-        var pending = relative.split(separator: "/").map(String.init)
-        var resolved: [String] = []
-        var hops = 0
-        while !pending.isEmpty {
-            let component = pending.removeFirst()
-            if component == "." || component.isEmpty { continue }
-            if component == ".." {
-                _ = resolved.popLast()
-                continue
-            }
-            let candidate = root + "/" + (resolved + [component]).joined(separator: "/")
-            var info = stat()
-            guard lstat(candidate, &info) == 0 else { return nil }
-            if (info.st_mode & 0o170000) == 0o120000 {
-                hops += 1
-                guard hops <= 40, let target = try? FileManager.default.destinationOfSymbolicLink(atPath: candidate) else { return nil }
-                if target.hasPrefix("/") { resolved = [] }
-                pending = target.split(separator: "/").map(String.init) + pending
-                continue
-            }
-            resolved.append(component)
-        }
-        let path = root + "/" + resolved.joined(separator: "/")
+        var policy = resolver.policy
+        policy.mustExist = true
+        guard let real = try? RootPath(policy).resolve(relative, inFolder: root) else { return nil }
+        let path = root + "/" + real
         var info = stat()
-        guard stat(path, &info) == 0, (info.st_mode & 0o170000) == 0o100000 else { return nil }
+        guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return nil }
         return path
     }
 
@@ -139,52 +123,34 @@ public enum ScanTarget {
         var found: [String: [UInt8]] = [:]
         var links: [String: String] = [:]
         while let entry = try reader.next() {
-            let path = normalize(entry.path)
+            guard let path = normalize(entry.path) else { continue }
             switch entry.kind {
             case .regular where databasePaths.contains(path):
                 found[path] = try reader.readContent(limit: 256 << 20)
-            case .symbolicLink, .hardLink:
-                links[path] = entry.kind == .hardLink ? "/" + normalize(entry.linkTarget) : entry.linkTarget
+            case .symbolicLink:
+                links[path] = entry.linkTarget
+            case .hardLink:
+                if let target = normalize(entry.linkTarget) { links[path] = "/" + target }
             default:
                 break
             }
         }
         for wanted in databasePaths {
-            let path = resolveLinks(wanted, links: links)
-            if let bytes = found[path] {
+            if let path = resolveLinks(wanted, links: links), let bytes = found[path] {
                 return try parseDatabase(bytes, location: "\(name):\(path)", platform: platform)
             }
         }
         throw LaminaError(.notFound, "no apk database (\(databasePaths.joined(separator: " or "))) in the filesystem", subject: name)
     }
 
-    /// `./lib/x` and `/lib/x` → `lib/x`.
-    static func normalize(_ path: String) -> String {
-        path.split(separator: "/").map(String.init).filter { $0 != "." && !$0.isEmpty }.joined(separator: "/")
+    /// `./lib/x` and `/lib/x` → `lib/x`; nil for a path with `..` or NUL (no such member is looked for).
+    static func normalize(_ path: String) -> String? {
+        try? SafePath.normalize(path, leadingSlash: .strip)
     }
 
-    /// Resolves symlinks recorded in a tar, as a root-relative path.
-    static func resolveLinks(_ relative: String, links: [String: String]) -> String {
-        var pending = relative.split(separator: "/").map(String.init)
-        var resolved: [String] = []
-        var hops = 0
-        while !pending.isEmpty {
-            let component = pending.removeFirst()
-            if component == "." || component.isEmpty { continue }
-            if component == ".." {
-                _ = resolved.popLast()
-                continue
-            }
-            let candidate = (resolved + [component]).joined(separator: "/")
-            if let target = links[candidate], hops < 40 {
-                hops += 1
-                if target.hasPrefix("/") { resolved = [] }
-                pending = target.split(separator: "/").map(String.init) + pending
-                continue
-            }
-            resolved.append(component)
-        }
-        return resolved.joined(separator: "/")
+    /// Resolves symlinks recorded in a tar, as a root-relative path; nil when there are too many.
+    static func resolveLinks(_ relative: String, links: [String: String]) -> String? {
+        try? resolver.resolve(relative) { links[$0].map { .symlink(target: $0) } ?? .missing }
     }
 }
 
@@ -225,8 +191,7 @@ final class TarBlobStore: BlobStore {
         try LaminaError.about(path) {
             while let entry = try reader.next() {
                 guard entry.kind == .regular, entry.size <= Int64(Self.smallLimit) else { continue }
-                let name = ScanTarget.normalize(entry.path)
-                guard name == "index.json" || name == "manifest.json" || name == "oci-layout" || name.hasPrefix("blobs/") else { continue }
+                guard let name = ScanTarget.normalize(entry.path), name == "index.json" || name == "manifest.json" || name == "oci-layout" || name.hasPrefix("blobs/") else { continue }
                 // Layers are gzip; only JSON (starting with `{` or `[`) is kept.
                 let bytes = try reader.readContent(limit: Self.smallLimit)
                 if name.hasPrefix("blobs/"), let first = bytes.first, first != UInt8(ascii: "{"), first != UInt8(ascii: "[") { continue }
@@ -237,10 +202,10 @@ final class TarBlobStore: BlobStore {
 
     var hasLayout: Bool { smallFiles["index.json"] != nil || smallFiles["manifest.json"] != nil }
 
-    func small(_ path: String) throws -> [UInt8]? { smallFiles[ScanTarget.normalize(path)] }
+    func small(_ path: String) throws -> [UInt8]? { ScanTarget.normalize(path).flatMap { smallFiles[$0] } }
 
     func withStream<T>(_ member: String, _ body: (ByteSource) throws -> T) throws -> T {
-        let wanted = ScanTarget.normalize(member)
+        guard let wanted = ScanTarget.normalize(member) else { throw LaminaError(.notFound, "no member \(member)", subject: path) }
         let reader = TarReader(try FileSource(path: path), name: path)
         while let entry = try reader.next() {
             if entry.kind == .regular, ScanTarget.normalize(entry.path) == wanted { return try body(reader.content) }
