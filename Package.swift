@@ -45,7 +45,7 @@ let package = Package(
             swiftSettings: strict),
         .target(
             name: "OCI",
-            dependencies: ["LaminaCore", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["LaminaCore", "Archive", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict),
         .target(name: "SBOM", dependencies: ["LaminaCore"], swiftSettings: strict),
         .target(name: "Registry", dependencies: ["LaminaCore", "OCI", "HTTPTransport"], swiftSettings: strict),

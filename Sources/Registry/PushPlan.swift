@@ -42,17 +42,26 @@ public struct PushPlan: Sendable {
     /// Total bytes of ``blobs``.
     public var blobBytes: Int64 { blobs.reduce(0) { $0 + $1.descriptor.size } }
 
-    /// Reads an OCI image layout directory (what `lamina image build --format oci-layout` writes, or an unpacked
-    /// tarball): the distinct manifests `index.json` names, with their configs and layers from `blobs/`.
+    /// Reads an OCI image layout directory (what `lamina image build --format oci-layout` writes).
+    /// - Throws: as ``layout(_:scratch:)``.
+    public static func layout(at directory: String) throws -> PushPlan {
+        try layout(ImageLayoutReader(directory: directory), scratch: directory)
+    }
+
+    /// Reads an OCI image layout (a directory, or a tarball as `lamina image build` writes it): the distinct
+    /// manifests `index.json` names, with their configs and layers from `blobs/`. A tarball's layers are copied
+    /// below `scratch`, which must outlive the push.
     ///
     /// One manifest is pushed as itself. Several are pushed under an image index: the one `index.json` names (a
     /// layout holding an index), else one made from `index.json`'s descriptors (without their naming annotations)
     /// and annotations — the same bytes as the index `lamina image build` stores beside the manifests.
     /// - Throws: `LaminaError(.notFound)` for a missing file or blob; `.malformed` for bad JSON;
     ///   `.checksumMismatch` when a manifest, index or config does not hash to its digest.
-    public static func layout(at directory: String) throws -> PushPlan {
-        let indexPath = directory + "/index.json"
-        let top = try decodeJSON(Index.self, from: try read(indexPath), what: indexPath)
+    public static func layout(_ layout: ImageLayoutReader, scratch: String) throws -> PushPlan {
+        let indexPath = layout.location("index.json")
+        guard let top = try layout.json(Index.self, "index.json") else {
+            throw LaminaError(.notFound, "cannot read the file", subject: indexPath)
+        }
         var descriptors: [Descriptor] = []
         var seen = Set<Digest>()
         for descriptor in top.manifests where seen.insert(descriptor.digest).inserted { descriptors.append(descriptor) }
@@ -60,8 +69,8 @@ public struct PushPlan: Sendable {
 
         var nested: Blob?
         if descriptors.count == 1, descriptors[0].mediaType.isIndex {
-            let blob = try loadBlob(descriptors[0], in: directory)
-            let inner = try decodeJSON(Index.self, from: blob.bytes, what: blobPath(descriptors[0].digest, in: directory))
+            let blob = try layout.blob(descriptors[0])
+            let inner = try decodeJSON(Index.self, from: blob.bytes, what: layout.location(ImageLayout.blobPath(descriptors[0].digest)))
             nested = blob
             descriptors = inner.manifests
         }
@@ -74,19 +83,15 @@ public struct PushPlan: Sendable {
                 throw LaminaError(
                     .invalidInput, "\(descriptor.digest) is a \(descriptor.mediaType), not an image manifest", subject: indexPath)
             }
-            let manifestBlob = try loadBlob(descriptor, in: directory)
-            let manifest = try decodeJSON(Manifest.self, from: manifestBlob.bytes, what: blobPath(descriptor.digest, in: directory))
+            let manifestBlob = try layout.blob(descriptor)
+            let manifest = try decodeJSON(
+                Manifest.self, from: manifestBlob.bytes, what: layout.location(ImageLayout.blobPath(descriptor.digest)))
             manifests.append(manifestBlob)
             for layer in manifest.layers where blobSeen.insert(layer.digest).inserted {
-                let path = blobPath(layer.digest, in: directory)
-                guard let size = fileSize(path) else { throw LaminaError(.notFound, "layer blob is missing", subject: path) }
-                guard size == layer.size else {
-                    throw LaminaError(.checksumMismatch, "layer blob is \(size) bytes, its descriptor says \(layer.size)", subject: path)
-                }
-                blobs.append(LayoutBlob(descriptor: layer, file: path))
+                blobs.append(LayoutBlob(descriptor: layer, file: try layout.layerFile(layer, scratch: scratch)))
             }
             if blobSeen.insert(manifest.config.digest).inserted {
-                blobs.append(LayoutBlob(try loadBlob(manifest.config, in: directory)))
+                blobs.append(LayoutBlob(try layout.blob(manifest.config)))
             }
         }
         if let nested { return PushPlan(blobs: blobs, manifests: manifests, root: nested) }
@@ -98,33 +103,5 @@ public struct PushPlan: Sendable {
                 },
                 annotations: top.annotations))
         return PushPlan(blobs: blobs, manifests: manifests, root: index)
-    }
-
-    static func blobPath(_ digest: Digest, in directory: String) -> String {
-        directory + "/" + ImageLayout.blobPath(digest)
-    }
-
-    static func read(_ path: String) throws -> [UInt8] {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw LaminaError(.notFound, "cannot read the file", subject: path)
-        }
-        return Array(data)
-    }
-
-    static func fileSize(_ path: String) -> Int64? {
-        (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.int64Value
-    }
-
-    /// A small blob (manifest, index, config) read into memory and checked against its descriptor.
-    static func loadBlob(_ descriptor: Descriptor, in directory: String) throws -> Blob {
-        let path = blobPath(descriptor.digest, in: directory)
-        guard descriptor.size <= 16 << 20 else {
-            throw LaminaError(.limitExceeded, "\(descriptor.mediaType) of \(descriptor.size) bytes is too large", subject: path)
-        }
-        let blob = Blob(bytes: try read(path), mediaType: descriptor.mediaType)
-        guard blob.descriptor.digest == descriptor.digest else {
-            throw LaminaError(.checksumMismatch, "blob hashes to \(blob.descriptor.digest), not \(descriptor.digest)", subject: path)
-        }
-        return blob
     }
 }

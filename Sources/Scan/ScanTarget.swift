@@ -38,38 +38,29 @@ public enum ScanTarget {
     /// - Throws: `LaminaError(.notFound)` when there is no target or no database in it, `.usage` when a
     ///   multi-arch image needs `--arch`, `.malformed` for unreadable images or databases.
     public static func load(_ path: String, architecture: Architecture? = nil) throws -> InstalledPackages {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw LaminaError(.notFound, "no such file or directory", subject: path)
+        if let layout = try ImageLayoutReader.open(path) {
+            return try LayoutReader(layout: layout).read(architecture: architecture)
         }
-        if isDirectory.boolValue {
-            if FileManager.default.fileExists(atPath: path + "/index.json") && FileManager.default.fileExists(atPath: path + "/oci-layout") {
-                return try LayoutReader(store: DirectoryBlobStore(root: path), name: path).read(architecture: architecture)
-            }
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
             return try readRootDirectory(path)
         }
-        let head = try Self.head(path, count: 512)
-        if head.starts(with: [0x1F, 0x8B]) {
+        if try ImageLayoutReader.isTarball(path) {
+            return try LaminaError.about(path) { try readLayer(FileSource(path: path), gzip: false, name: path) }
+        }
+        if try isGzip(path) {
             // A compressed root filesystem (a layer, a minirootfs).
             return try LaminaError.about(path) { try readLayer(FileSource(path: path), gzip: true, name: path) }
-        }
-        if head.count == 512, Array(head[257..<262]) == Array("ustar".utf8) {
-            let store = try TarBlobStore(path: path)
-            if store.hasLayout {
-                return try LayoutReader(store: store, name: path).read(architecture: architecture)
-            }
-            return try LaminaError.about(path) { try readLayer(FileSource(path: path), gzip: false, name: path) }
         }
         let text = try readText(path)
         let database = try InstalledDatabase.parse(text, source: path)
         return InstalledPackages(packages: database.packages.map { ScannedPackage($0.info) }, location: path)
     }
 
-    static func head(_ path: String, count: Int) throws -> [UInt8] {
+    static func isGzip(_ path: String) throws -> Bool {
         let source = try LaminaError.about(path) { try FileSource(path: path) }
-        var buffer = [UInt8](repeating: 0, count: count)
-        let n = try buffer.withUnsafeMutableBytes { try source.readFully(into: $0) }
-        return Array(buffer[0..<n])
+        var buffer = [UInt8](repeating: 0, count: 2)
+        return try buffer.withUnsafeMutableBytes { try source.readFully(into: $0) } == 2 && buffer == [0x1F, 0x8B]
     }
 
     static func readText(_ path: String) throws -> String {
@@ -123,14 +114,14 @@ public enum ScanTarget {
         var found: [String: [UInt8]] = [:]
         var links: [String: String] = [:]
         while let entry = try reader.next() {
-            guard let path = normalize(entry.path) else { continue }
+            guard let path = try? SafePath.normalize(entry.path, leadingSlash: .strip) else { continue }
             switch entry.kind {
             case .regular where databasePaths.contains(path):
                 found[path] = try reader.readContent(limit: 256 << 20)
             case .symbolicLink:
                 links[path] = entry.linkTarget
             case .hardLink:
-                if let target = normalize(entry.linkTarget) { links[path] = "/" + target }
+                if let target = try? SafePath.normalize(entry.linkTarget, leadingSlash: .strip) { links[path] = "/" + target }
             default:
                 break
             }
@@ -143,90 +134,19 @@ public enum ScanTarget {
         throw LaminaError(.notFound, "no apk database (\(databasePaths.joined(separator: " or "))) in the filesystem", subject: name)
     }
 
-    /// `./lib/x` and `/lib/x` → `lib/x`; nil for a path with `..` or NUL (no such member is looked for).
-    static func normalize(_ path: String) -> String? {
-        try? SafePath.normalize(path, leadingSlash: .strip)
-    }
-
     /// Resolves symlinks recorded in a tar, as a root-relative path; nil when there are too many.
     static func resolveLinks(_ relative: String, links: [String: String]) -> String? {
         try? resolver.resolve(relative) { links[$0].map { .symlink(target: $0) } ?? .missing }
     }
 }
 
-/// Where the blobs of an image layout are: a directory or a tarball.
-protocol BlobStore {
-    /// A small file of the layout (`index.json`, `manifest.json`) or blob, or nil when absent.
-    func small(_ path: String) throws -> [UInt8]?
-    /// Streams the member or file at `path` to `body`.
-    func withStream<T>(_ path: String, _ body: (ByteSource) throws -> T) throws -> T
-}
-
-struct DirectoryBlobStore: BlobStore {
-    let root: String
-
-    func small(_ path: String) throws -> [UInt8]? {
-        let full = root + "/" + path
-        guard FileManager.default.fileExists(atPath: full) else { return nil }
-        let source = try LaminaError.about(full) { try FileSource(path: full) }
-        return try LaminaError.about(full) { try source.readAll(limit: TarBlobStore.smallLimit, what: path) }
-    }
-
-    func withStream<T>(_ path: String, _ body: (ByteSource) throws -> T) throws -> T {
-        let full = root + "/" + path
-        guard FileManager.default.fileExists(atPath: full) else { throw LaminaError(.notFound, "missing blob", subject: full) }
-        return try body(try LaminaError.about(full) { try FileSource(path: full) })
-    }
-}
-
-/// An image tarball, read in two passes: the first keeps the small JSON files, the second streams one layer.
-final class TarBlobStore: BlobStore {
-    static let smallLimit = 4 << 20
-    let path: String
-    private var smallFiles: [String: [UInt8]] = [:]
-
-    init(path: String) throws {
-        self.path = path
-        let reader = TarReader(try FileSource(path: path), name: path)
-        try LaminaError.about(path) {
-            while let entry = try reader.next() {
-                guard entry.kind == .regular, entry.size <= Int64(Self.smallLimit) else { continue }
-                guard let name = ScanTarget.normalize(entry.path), name == "index.json" || name == "manifest.json" || name == "oci-layout" || name.hasPrefix("blobs/") else { continue }
-                // Layers are gzip; only JSON (starting with `{` or `[`) is kept.
-                let bytes = try reader.readContent(limit: Self.smallLimit)
-                if name.hasPrefix("blobs/"), let first = bytes.first, first != UInt8(ascii: "{"), first != UInt8(ascii: "[") { continue }
-                smallFiles[name] = bytes
-            }
-        }
-    }
-
-    var hasLayout: Bool { smallFiles["index.json"] != nil || smallFiles["manifest.json"] != nil }
-
-    func small(_ path: String) throws -> [UInt8]? { ScanTarget.normalize(path).flatMap { smallFiles[$0] } }
-
-    func withStream<T>(_ member: String, _ body: (ByteSource) throws -> T) throws -> T {
-        guard let wanted = ScanTarget.normalize(member) else { throw LaminaError(.notFound, "no member \(member)", subject: path) }
-        let reader = TarReader(try FileSource(path: path), name: path)
-        while let entry = try reader.next() {
-            if entry.kind == .regular, ScanTarget.normalize(entry.path) == wanted { return try body(reader.content) }
-        }
-        throw LaminaError(.notFound, "no member \(wanted)", subject: path)
-    }
-}
-
 /// Finds the image (per architecture) in an OCI layout or docker-archive and reads its installed database.
-struct LayoutReader<Store: BlobStore> {
-    let store: Store
-    let name: String
-
-    struct Candidate {
-        var platform: Platform?
-        /// Blob paths (OCI) or member paths (docker-archive), bottom layer first.
-        var layers: [String]
-    }
+struct LayoutReader {
+    let layout: ImageLayoutReader
+    var name: String { layout.name }
 
     func read(architecture: Architecture?) throws -> InstalledPackages {
-        let candidates = try images()
+        let candidates = try layout.images()
         guard !candidates.isEmpty else { throw LaminaError(.notFound, "no image manifest in the layout", subject: name) }
         var chosen = candidates[0]
         if let architecture {
@@ -245,7 +165,7 @@ struct LayoutReader<Store: BlobStore> {
         // The last layer that carries the database wins (Lamina images have exactly one).
         for layer in chosen.layers.reversed() {
             do {
-                return try store.withStream(layer) { source in
+                return try layout.withStream(layer) { source in
                     let (stream, gzip) = try sniff(source)
                     return try ScanTarget.readLayer(stream, gzip: gzip, name: "\(name):\(layer)", platform: chosen.platform?.description)
                 }
@@ -256,44 +176,9 @@ struct LayoutReader<Store: BlobStore> {
         throw lastMissing ?? LaminaError(.notFound, "the image has no layers", subject: name)
     }
 
-    func describe(_ candidates: [Candidate]) -> String {
+    func describe(_ candidates: [ImageLayoutReader.Image]) -> String {
         let names = candidates.map { $0.platform?.description ?? "unknown platform" }
         return "\(names.count) platforms (\(names.joined(separator: ", ")))"
-    }
-
-    func json<T: Decodable>(_ type: T.Type, _ path: String) throws -> T? {
-        guard let bytes = try store.small(path) else { return nil }
-        do {
-            return try JSONDecoder().decode(type, from: Data(bytes))
-        } catch {
-            throw LaminaError(.malformed, "\(path) is not valid: \(error)", subject: name, cause: error)
-        }
-    }
-
-    func images() throws -> [Candidate] {
-        if let index = try json(Index.self, "index.json") {
-            var out: [Candidate] = []
-            try collect(index.manifests, depth: 0, into: &out)
-            if !out.isEmpty { return out }
-        }
-        if let docker = try json([DockerManifestEntry].self, "manifest.json") {
-            return docker.map { Candidate(platform: nil, layers: $0.layers) }
-        }
-        return []
-    }
-
-    func collect(_ descriptors: [Descriptor], depth: Int, into out: inout [Candidate]) throws {
-        guard depth < 4 else { return }
-        for descriptor in descriptors {
-            let path = ImageLayout.blobPath(descriptor.digest)
-            if descriptor.mediaType.isIndex {
-                guard let nested = try json(Index.self, path) else { throw LaminaError(.notFound, "missing blob \(path)", subject: name) }
-                try collect(nested.manifests, depth: depth + 1, into: &out)
-            } else if descriptor.mediaType.isManifest {
-                guard let manifest = try json(Manifest.self, path) else { throw LaminaError(.notFound, "missing blob \(path)", subject: name) }
-                out.append(Candidate(platform: descriptor.platform, layers: manifest.layers.map { ImageLayout.blobPath($0.digest) }))
-            }
-        }
     }
 
     /// Peeks at the first bytes to tell gzip from plain tar, whatever the media type says.

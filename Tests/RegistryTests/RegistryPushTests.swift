@@ -285,6 +285,21 @@ actor FakeRegistry {
             #expect(Set(plan.blobs.map(\.descriptor.digest)) == Set((amd.layers + arm.layers).map(\.descriptor.digest)
                 + [amd.config.descriptor.digest, arm.config.descriptor.digest]))
 
+            // The same layout as a tarball gives the same plan; its layers are copied out byte for byte.
+            let tar = try CommandRunner.run("/usr/bin/tar", ["cf", dir.file("layout.tar"), "-C", dir.file("layout"), "."])
+            #expect(tar.status == 0, "\(tar.stderr)")
+            let fromTar = try PushPlan.layout(ImageLayoutReader(tarball: dir.file("layout.tar")), scratch: dir.file("scratch"))
+            #expect(fromTar.root == plan.root && fromTar.manifests == plan.manifests)
+            #expect(fromTar.blobs.map(\.descriptor) == plan.blobs.map(\.descriptor))
+            for (copied, original) in zip(fromTar.blobs, plan.blobs) {
+                if case .file(let path) = copied.content, case .file(let source) = original.content {
+                    #expect(path.hasPrefix(dir.file("scratch/blobs/")))
+                    #expect(FileManager.default.contents(atPath: path) == FileManager.default.contents(atPath: source))
+                } else {
+                    #expect(copied.content == original.content)
+                }
+            }
+
             // A single image is pushed as its manifest; a tampered manifest is refused.
             let single = try ImageLayout.plan(images: [amd], tag: try Reference("ns/app:1.0"), includeDockerFiles: false)
             var one = try DirectoryLayoutSink(root: dir.file("one"))

@@ -1,5 +1,4 @@
 import ArgumentParser
-import Archive
 import Foundation
 import HTTPTransport
 import ImageBuilder
@@ -170,54 +169,11 @@ struct ImagePush: AsyncParsableCommand {
 
     func run() async throws {
         let target = try Reference(reference)
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: source, isDirectory: &isDirectory) else {
-            throw LaminaError(.notFound, "no such file or directory", subject: source)
-        }
-        if isDirectory.boolValue {
-            try await registry.push(try PushPlan.layout(at: source), to: target, global: global)
-            return
+        guard let layout = try ImageLayoutReader.open(source) else {
+            throw LaminaError(.invalidInput, "not an OCI image layout (directory or tarball with index.json)", subject: source)
         }
         let scratch = NSTemporaryDirectory() + "lamina-push-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: scratch) }
-        try Self.unpackLayout(source, into: scratch)
-        try await registry.push(try PushPlan.layout(at: scratch), to: target, global: global)
-    }
-
-    /// Unpacks `index.json` and `blobs/<algorithm>/<hex>` of a layout tarball; every other member is skipped.
-    /// - Throws: `LaminaError(.malformed)` for a broken tar; `.io` when a file cannot be written.
-    static func unpackLayout(_ tarball: String, into directory: String) throws {
-        let reader = TarReader(try FileSource(path: tarball), name: tarball)
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
-        defer { buffer.deallocate() }
-        while let entry = try reader.next() {
-            guard entry.kind == .regular else { continue }
-            var path = entry.path
-            if path.hasPrefix("./") { path.removeFirst(2) }
-            let parts = path.split(separator: "/", omittingEmptySubsequences: false)
-            let isBlob =
-                parts.count == 3 && parts[0] == "blobs" && Digest.Algorithm(rawValue: String(parts[1])) != nil
-                && !parts[2].isEmpty && parts[2].allSatisfy(\.isHexDigit)
-            guard path == "index.json" || isBlob else { continue }
-            let destination = directory + "/" + path
-            try FileManager.default.createDirectory(
-                atPath: (destination as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-            guard FileManager.default.createFile(atPath: destination, contents: nil),
-                let handle = FileHandle(forWritingAtPath: destination)
-            else {
-                throw LaminaError(.io, "cannot create the file", subject: destination)
-            }
-            defer { try? handle.close() }
-            while true {
-                let count = try reader.read(into: buffer)
-                if count == 0 { break }
-                do {
-                    try handle.write(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
-                } catch {
-                    throw LaminaError(.io, "cannot write: \(error.localizedDescription)", subject: destination, cause: error)
-                }
-            }
-        }
+        try await registry.push(try PushPlan.layout(layout, scratch: scratch), to: target, global: global)
     }
 }
