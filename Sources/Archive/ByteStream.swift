@@ -6,6 +6,7 @@
     import Darwin
 #endif
 import LaminaCore
+import Synchronization
 
 /// A pull-based stream of bytes. Readers of archives are composed from these: a file, a gzip
 /// decompressor over the file, a tar reader over the decompressor.
@@ -256,11 +257,15 @@ public final class BoundedSource: ByteSource {
 /// An append-only spill file: content is written once and referred to by offset, so a tree of any
 /// size keeps only metadata in memory. The file is deleted when the store is released.
 public final class SpillStore: @unchecked Sendable {
-    // Safety: all mutation happens under `lock`.
+    // Safety: `sink` (the only non-Sendable member) is used only inside `state.withLock`.
+    private struct State {
+        var offset: Int64 = 0
+        var closed = false
+    }
+
     public let path: String
     private let sink: AtomicFileSink
-    private var offset: Int64 = 0
-    private let lock = NSLockLike()
+    private let state = Mutex(State())
 
     /// Creates the spill file in `directory`.
     public init(directory: String) throws {
@@ -272,25 +277,19 @@ public final class SpillStore: @unchecked Sendable {
     deinit { unlink(path) }
 
     /// Appends everything `source` yields; returns where it landed.
+    /// - Throws: `CancellationError` after ``close()``; whatever reading or writing throws.
     public func append(_ source: ByteSource) throws -> FileContent {
-        try lock.withLock {
-            let start = offset
+        try state.withLock { state in
+            if state.closed { throw CancellationError() }
+            let start = state.offset
             let copied = try source.copy(to: sink)
-            offset += copied
+            state.offset += copied
             return .file(path: path, offset: start, size: copied)
         }
     }
-}
 
-/// A tiny pthread mutex wrapper (Foundation's NSLock is not available in every target).
-final class NSLockLike: @unchecked Sendable {
-    // Safety: pthread_mutex_t is only touched through lock/unlock.
-    private var mutex = pthread_mutex_t()
-    init() { pthread_mutex_init(&mutex, nil) }
-    deinit { pthread_mutex_destroy(&mutex) }
-    func withLock<T>(_ body: () throws -> T) rethrows -> T {
-        pthread_mutex_lock(&mutex)
-        defer { pthread_mutex_unlock(&mutex) }
-        return try body()
+    /// Refuses further appends (what is stored stays readable), so writers still running stop early.
+    public func close() {
+        state.withLock { $0.closed = true }
     }
 }

@@ -57,7 +57,7 @@ public final class ParallelGzipWriter: ByteSink {
     public private(set) var uncompressedCount: Int64 = 0
 
     private let sink: ByteSink
-    private let pool: DeflatePool?
+    private let pool: WorkerPool<Int, BlockJob, BlockResult>?
     private let inlineDeflater: BlockDeflater?
     private let maxInFlight: Int
     private var current: [UInt8] = []
@@ -98,7 +98,10 @@ public final class ParallelGzipWriter: ByteSink {
             pool = nil
         } else {
             inlineDeflater = nil
-            pool = try DeflatePool(threads: count, level: level)
+            pool = WorkerPool(threads: count, name: "lamina-gzip") {
+                let deflater = try BlockDeflater(level: level)
+                return { try deflater.compress($0) }
+            }
         }
         current.reserveCapacity(blockSize)
         let header = GzipWriter.header(level: level)
@@ -227,7 +230,7 @@ public final class ParallelGzipWriter: ByteSink {
         }
         guard let pool else { return }
         while submitted - written >= maxInFlight { try writeNext(wait: true) }
-        pool.enqueue(job)
+        pool.submit(job.index, job)
         submitted += 1
         // Write whatever is already done, without waiting.
         while written < submitted, try writeNext(wait: false) {}
@@ -242,7 +245,7 @@ public final class ParallelGzipWriter: ByteSink {
             return true
         }
         guard let pool else { return false }
-        guard let result = try pool.result(for: written, wait: wait) else { return false }
+        guard let result = try pool.outcome(for: written, wait: wait)?.get() else { return false }
         try emit(result)
         written += 1
         return true
@@ -444,169 +447,4 @@ final class BlockDeflater {
             }
         }
     }
-}
-
-/// Worker threads that compress queued blocks and hold the results until the writer takes them.
-///
-/// `@unchecked Sendable` is safe because every mutable stored property (`queue`, `queueHead`,
-/// `results`, `failure`, `closing`) is read and written only while `mutex` is held; the mutex and
-/// condition variables live in separately allocated memory whose address never changes; and
-/// `threads`/`joined` are touched only by the owning writer's thread (in `init` and `shutdown`).
-/// Jobs and results are `Sendable` values moved in and out under the lock.
-final class DeflatePool: @unchecked Sendable {
-    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-    private let workReady = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
-    private let resultReady = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
-    private var queue: [BlockJob] = []
-    private var queueHead = 0
-    private var results: [Int: BlockResult] = [:]
-    private var failure: LaminaError?
-    private var closing = false
-    private var threads: [pthread_t] = []
-    private var joined = false
-
-    init(threads count: Int, level: Int32) throws {
-        pthread_mutex_init(mutex, nil)
-        pthread_cond_init(workReady, nil)
-        pthread_cond_init(resultReady, nil)
-        for _ in 0..<count {
-            let context = Unmanaged.passRetained(WorkerContext(pool: self, level: level)).toOpaque()
-            switch Self.startThread(context) {
-            case .success(let thread):
-                threads.append(thread)
-            case .failure(let code):
-                Unmanaged<WorkerContext>.fromOpaque(context).release()
-                shutdown()
-                let reason = String(cString: strerror(code.rawValue))
-                throw LaminaError(.internal, "cannot start a gzip compression thread: \(reason)")
-            }
-        }
-    }
-
-    deinit {
-        pthread_cond_destroy(resultReady)
-        pthread_cond_destroy(workReady)
-        pthread_mutex_destroy(mutex)
-        resultReady.deallocate()
-        workReady.deallocate()
-        mutex.deallocate()
-    }
-
-    /// Queues a block for the next free worker.
-    func enqueue(_ job: BlockJob) {
-        locked {
-            queue.append(job)
-            pthread_cond_signal(workReady)
-        }
-    }
-
-    /// Takes the result of block `index`: waits for it with `wait`, else returns nil if not done.
-    /// - Throws: the first error any worker hit.
-    func result(for index: Int, wait: Bool) throws -> BlockResult? {
-        try locked {
-            while true {
-                if let failure { throw failure }
-                if let result = results.removeValue(forKey: index) { return result }
-                if !wait { return nil }
-                pthread_cond_wait(resultReady, mutex)
-            }
-        }
-    }
-
-    /// Tells the workers to stop (dropping queued work) and waits for them. Idempotent.
-    func shutdown() {
-        if joined { return }
-        joined = true
-        locked {
-            closing = true
-            pthread_cond_broadcast(workReady)
-        }
-        for thread in threads { pthread_join(thread, nil) }
-        threads = []
-    }
-
-    /// A worker thread's body: take a job, compress it outside the lock, post the result.
-    fileprivate func work(level: Int32) {
-        let deflater: BlockDeflater
-        do {
-            deflater = try BlockDeflater(level: level)
-        } catch {
-            locked {
-                failure = failure ?? (error as? LaminaError) ?? LaminaError(.internal, "\(error)")
-                pthread_cond_broadcast(resultReady)
-            }
-            return
-        }
-        while let job = nextJob() {
-            let outcome = Result { try deflater.compress(job) }
-            locked {
-                switch outcome {
-                case .success(let result): results[result.index] = result
-                case .failure(let error):
-                    failure = failure ?? (error as? LaminaError) ?? LaminaError(.internal, "\(error)")
-                }
-                pthread_cond_broadcast(resultReady)
-            }
-        }
-    }
-
-    private func nextJob() -> BlockJob? {
-        locked {
-            while true {
-                if closing { return nil }
-                if queueHead < queue.count {
-                    let job = queue[queueHead]
-                    queueHead += 1
-                    if queueHead == queue.count {
-                        queue.removeAll(keepingCapacity: true)
-                        queueHead = 0
-                    }
-                    return job
-                }
-                pthread_cond_wait(workReady, mutex)
-            }
-        }
-    }
-
-    private func locked<T>(_ body: () throws -> T) rethrows -> T {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        return try body()
-    }
-
-    /// Starts a thread running `WorkerContext.run` on the retained context at `context`.
-    private static func startThread(_ context: UnsafeMutableRawPointer) -> Result<pthread_t, ThreadStartError> {
-        #if canImport(Darwin)
-            var thread: pthread_t?
-            let status = pthread_create(&thread, nil, { raw in
-                Unmanaged<WorkerContext>.fromOpaque(raw).takeRetainedValue().run()
-                return nil
-            }, context)
-            guard status == 0, let thread else { return .failure(ThreadStartError(rawValue: status)) }
-            return .success(thread)
-        #else
-            var thread = pthread_t()
-            let status = pthread_create(&thread, nil, { raw in
-                if let raw { Unmanaged<WorkerContext>.fromOpaque(raw).takeRetainedValue().run() }
-                return nil
-            }, context)
-            return status == 0 ? .success(thread) : .failure(ThreadStartError(rawValue: status))
-        #endif
-    }
-}
-
-/// The error number `pthread_create` returned.
-struct ThreadStartError: Error {
-    var rawValue: Int32
-}
-
-/// What a worker thread needs; handed to the thread as a retained pointer.
-private final class WorkerContext: Sendable {
-    let pool: DeflatePool
-    let level: Int32
-    init(pool: DeflatePool, level: Int32) {
-        self.pool = pool
-        self.level = level
-    }
-    func run() { pool.work(level: level) }
 }
