@@ -60,8 +60,8 @@ let package = Package(
         .target(
             name: "PackageBuilder",
             dependencies: [
-                "LaminaCore", "Archive", "APK", "APKSolver", "APKRepository", "HTTPTransport", "RootFS", "Config", "SBOM",
-                "ELF", "Sandbox", "ImageBuilder",
+                "LaminaCore", "Archive", "APK", "APKRepository", "HTTPTransport", "Config", "SBOM", "ELF", "Sandbox",
+                "ImageBuilder",
             ],
             // Built-in pipelines: YAML compiled into the binary (no resource bundle to ship next to it).
             resources: [
@@ -101,8 +101,8 @@ let package = Package(
         .target(
             name: "Commands",
             dependencies: [
-                "LaminaCore", "Archive", "APK", "APKSolver", "APKRepository", "RootFS", "Config", "OCI", "ImageBuilder",
-                "PackageBuilder", "Sandbox", "Scan", "HTTPTransport", "Registry",
+                "LaminaCore", "Archive", "APK", "APKRepository", "Config", "OCI", "ImageBuilder", "PackageBuilder", "Sandbox",
+                "Scan", "HTTPTransport", "Registry",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
@@ -128,15 +128,16 @@ let package = Package(
             ],
             swiftSettings: strict),
 
-        .testTarget(name: "LaminaCoreTests", dependencies: ["LaminaCore", "TestSupport"], swiftSettings: strict),
-        .testTarget(name: "ArchiveTests", dependencies: ["Archive", "TestSupport"], swiftSettings: strict),
-        .testTarget(name: "APKTests", dependencies: ["APK", "Archive", "TestSupport"], swiftSettings: strict),
-        .testTarget(name: "APKSolverTests", dependencies: ["APKSolver", "APK", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "LaminaCoreTests", dependencies: ["LaminaCore"], swiftSettings: strict),
+        .testTarget(name: "ArchiveTests", dependencies: ["Archive", "LaminaCore", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "APKTests", dependencies: ["APK", "Archive", "LaminaCore", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "APKSolverTests", dependencies: ["APKSolver", "APK", "LaminaCore", "TestSupport"], swiftSettings: strict),
         .testTarget(
-            name: "APKRepositoryTests", dependencies: ["APKRepository", "APK", "Archive", "HTTPTransport", "TestSupport"],
+            name: "APKRepositoryTests", dependencies: ["APKRepository", "APK", "Archive", "HTTPTransport", "LaminaCore", "TestSupport"],
             swiftSettings: strict),
-        .testTarget(name: "RootFSTests", dependencies: ["RootFS", "APK", "Archive", "Sandbox", "TestSupport"], swiftSettings: strict),
-        .testTarget(name: "ConfigTests", dependencies: ["Config", "TestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "RootFSTests", dependencies: ["RootFS", "APK", "Archive", "LaminaCore", "Sandbox", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "ConfigTests", dependencies: ["Config", "LaminaCore", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "OCITests", dependencies: ["OCI", "LaminaCore", "TestSupport"], swiftSettings: strict),
         .testTarget(
             name: "RegistryTests", dependencies: ["Registry", "OCI", "HTTPTransport", "LaminaCore", "TestSupport"],
@@ -156,14 +157,14 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "PackageBuilderTests",
-            dependencies: ["PackageBuilder", "APK", "Archive", "Config", "Sandbox", "TestSupport"],
+            dependencies: ["PackageBuilder", "APK", "Archive", "Config", "ELF", "LaminaCore", "SBOM", "Sandbox", "TestSupport"],
             swiftSettings: strict),
         .testTarget(name: "EndToEndTests", dependencies: ["TestSupport"], swiftSettings: strict),
         .testTarget(
             name: "ImageBuilderTests", dependencies: ["ImageBuilder", "RootFS", "APK", "Archive", "Config", "LaminaCore", "TestSupport"],
             swiftSettings: strict),
         .testTarget(
-            name: "CommandsTests", dependencies: ["Commands", "APK", "Archive", "TestSupport"],
+            name: "CommandsTests", dependencies: ["APK", "Archive", "LaminaCore", "TestSupport"],
             swiftSettings: strict),
     ]
 )
