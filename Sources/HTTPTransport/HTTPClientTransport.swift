@@ -179,25 +179,7 @@ public final class HTTPClientTransport: HTTPTransport {
                         .network, "more than \(configuration.maxRedirects) redirects",
                         subject: request.redactedDescription)
                 }
-                guard let resolved = target.resolve(location), let next = try? RequestURL(resolved) else {
-                    throw LaminaError(
-                        .network, "HTTP \(status) redirect to an unusable Location '\(URLRedaction.redact(location))'",
-                        subject: current.redactedDescription)
-                }
-                if target.scheme == "https" && next.scheme == "http" {
-                    throw LaminaError(
-                        .network, "refusing redirect from https to \(URLRedaction.redact(next.withoutUserinfo))",
-                        subject: current.redactedDescription)
-                }
-                if next.origin != target.origin { current.headers.remove("Authorization") }
-                if status == 303 || (status == 301 || status == 302) && current.method == .post {
-                    if current.method != .head { current.method = .get }
-                    current.body = .none
-                    current.headers.remove("Content-Type")
-                    current.headers.remove("Content-Length")
-                }
-                current.url = next.withoutUserinfo
-                target = next
+                try Self.follow(status: status, location: location, request: &current, target: &target)
                 attempts = 0
                 transfer = TransferState()
 
@@ -227,6 +209,30 @@ public final class HTTPClientTransport: HTTPTransport {
         }
     }
 
+    /// Points `request` at a redirect's `Location`: never from https to http, credentials dropped for another
+    /// origin, a 303 (or a 301/302 after POST) turned into a GET without a body.
+    private static func follow(status: Int, location: String, request current: inout HTTPRequest, target: inout RequestURL) throws {
+        guard let resolved = target.resolve(location), let next = try? RequestURL(resolved) else {
+            throw LaminaError(
+                .network, "HTTP \(status) redirect to an unusable Location '\(URLRedaction.redact(location))'",
+                subject: current.redactedDescription)
+        }
+        if target.scheme == "https" && next.scheme == "http" {
+            throw LaminaError(
+                .network, "refusing redirect from https to \(URLRedaction.redact(next.withoutUserinfo))",
+                subject: current.redactedDescription)
+        }
+        if next.origin != target.origin { current.headers.remove("Authorization") }
+        if status == 303 || (status == 301 || status == 302) && current.method == .post {
+            if current.method != .head { current.method = .get }
+            current.body = .none
+            current.headers.remove("Content-Type")
+            current.headers.remove("Content-Length")
+        }
+        current.url = next.withoutUserinfo
+        target = next
+    }
+
     /// The pause before retry number `retry`, or nil when it would end past the policy's total time.
     private static func pause(
         _ policy: RetryPolicy, retry: Int, since started: ContinuousClock.Instant, clock: ContinuousClock,
@@ -252,11 +258,12 @@ public final class HTTPClientTransport: HTTPTransport {
         case response(HTTPResponse)
     }
 
-    /// Sends the request once and reads the response.
-    private func attempt(
-        _ request: HTTPRequest, target: RequestURL, userinfo: (origin: String, value: String)?,
-        options: HTTPRequestOptions, sink: HTTPBodySink?, transfer: inout TransferState
-    ) async throws -> AttemptOutcome {
+    /// The request as sent: user agent and credentials added, a broken download resumed with `Range`
+    /// (or started over for a caller's own range), the body attached.
+    private func prepare(
+        _ request: HTTPRequest, target: RequestURL, userinfo: (origin: String, value: String)?, sink: HTTPBodySink?,
+        transfer: inout TransferState
+    ) async throws -> (HTTPClientRequest, resuming: Bool) {
         var headers = request.headers
         if headers["User-Agent"] == nil { headers["User-Agent"] = configuration.userAgent }
         if headers["Authorization"] == nil {
@@ -283,7 +290,6 @@ public final class HTTPClientTransport: HTTPTransport {
             headers["Range"] = "bytes=\(transfer.delivered)-"
             if let validator = transfer.validator { headers["If-Range"] = validator }
         }
-
         var outgoing = HTTPClientRequest(url: target.withoutUserinfo)
         outgoing.method = NIOHTTP1.HTTPMethod(rawValue: request.method.rawValue)
         outgoing.headers = NIOHTTP1.HTTPHeaders(headers.fields.map { ($0.name, $0.value) })
@@ -294,7 +300,15 @@ public final class HTTPClientTransport: HTTPTransport {
             let chunks = try FileChunks(path: path, range: range)
             outgoing.body = .stream(chunks, length: .known(chunks.length))
         }
+        return (outgoing, resuming)
+    }
 
+    /// Sends the request once and reads the response.
+    private func attempt(
+        _ request: HTTPRequest, target: RequestURL, userinfo: (origin: String, value: String)?,
+        options: HTTPRequestOptions, sink: HTTPBodySink?, transfer: inout TransferState
+    ) async throws -> AttemptOutcome {
+        let (outgoing, resuming) = try await prepare(request, target: target, userinfo: userinfo, sink: sink, transfer: &transfer)
         let deadline = NIODeadline.now() + TimeAmount(options.timeout ?? configuration.requestTimeout)
         let response: HTTPClientResponse
         do {
@@ -316,32 +330,26 @@ public final class HTTPClientTransport: HTTPTransport {
 
         guard let sink, (200..<300).contains(status), request.method != .head else {
             // Collected in memory: bodies without a sink, error bodies, HEAD.
-            let success = (200..<300).contains(status)
-            let limit = options.maxBodyBytes ?? (success ? options.maxCollectedBytes : 1 << 20)
-            if success, let length = result.contentLength, length > limit {
-                throw Self.tooLarge(length, limit: limit, subject: subject)
-            }
-            do {
-                for try await buffer in response.body {
-                    if Int64(result.body.count + buffer.readableBytes) > limit {
-                        if success { throw Self.tooLarge(nil, limit: limit, subject: subject) }
-                        result.body += buffer.readableBytesView.prefix(Int(limit) - result.body.count)
-                        break  // error bodies are only for messages: keep their start
-                    }
-                    result.body += buffer.readableBytesView
-                }
-            } catch let error as LaminaError {
-                throw error
-            } catch {
-                throw try Self.classify(error)
-            }
+            try await Self.collect(response.body, into: &result, options: options, subject: subject)
             return .response(result)
         }
 
+        try await Self.deliver(
+            response.body, result: result, to: sink, resuming: resuming, options: options, subject: subject, transfer: &transfer)
+        result.bytesDelivered = transfer.delivered
+        return .response(result)
+    }
+
+    /// Streams a success body to `sink`: continuing a broken transfer when the server resumes it, starting over
+    /// when it sends the whole body again; the options' size limit counts from the first byte.
+    private static func deliver(
+        _ body: HTTPClientResponse.Body, result: HTTPResponse, to sink: HTTPBodySink, resuming: Bool,
+        options: HTTPRequestOptions, subject: String, transfer: inout TransferState
+    ) async throws {
         if resuming {
-            if status == 206, Self.contentRangeStart(responseHeaders) == transfer.delivered {
+            if result.status == 206, Self.contentRangeStart(result.headers) == transfer.delivered {
                 // The server continues where the broken attempt stopped.
-            } else if status == 200 {
+            } else if result.status == 200 {
                 guard let restart = sink.restart else {
                     throw LaminaError(
                         .network,
@@ -354,18 +362,18 @@ public final class HTTPClientTransport: HTTPTransport {
                 throw LaminaError(
                     .network,
                     "asked to resume at byte \(transfer.delivered), the server sent "
-                        + "'\(responseHeaders["Content-Range"] ?? "HTTP \(status)")'",
+                        + "'\(result.headers["Content-Range"] ?? "HTTP \(result.status)")'",
                     subject: subject)
             }
         }
         if transfer.delivered == 0 {
-            transfer.validator = Self.validator(responseHeaders)
+            transfer.validator = Self.validator(result.headers)
         }
         if let limit = options.maxBodyBytes, let length = result.contentLength, transfer.delivered + length > limit {
             throw Self.tooLarge(transfer.delivered + length, limit: limit, subject: subject)
         }
         do {
-            for try await buffer in response.body {
+            for try await buffer in body {
                 let chunk = Array(buffer.readableBytesView)
                 if let limit = options.maxBodyBytes, transfer.delivered + Int64(chunk.count) > limit {
                     throw Self.tooLarge(nil, limit: limit, subject: subject)
@@ -382,8 +390,33 @@ public final class HTTPClientTransport: HTTPTransport {
             failure.message += " (after \(transfer.delivered) bytes)"
             throw failure
         }
-        result.bytesDelivered = transfer.delivered
-        return .response(result)
+    }
+
+    /// Reads a whole body into `result.body`: a success up to the options' limit (refused beyond it), an error
+    /// body only its first MiB (it is for messages).
+    private static func collect(
+        _ body: HTTPClientResponse.Body, into result: inout HTTPResponse, options: HTTPRequestOptions, subject: String
+    ) async throws {
+        let status = result.status
+        let success = (200..<300).contains(status)
+        let limit = options.maxBodyBytes ?? (success ? options.maxCollectedBytes : 1 << 20)
+        if success, let length = result.contentLength, length > limit {
+            throw Self.tooLarge(length, limit: limit, subject: subject)
+        }
+        do {
+            for try await buffer in body {
+                if Int64(result.body.count + buffer.readableBytes) > limit {
+                    if success { throw Self.tooLarge(nil, limit: limit, subject: subject) }
+                    result.body += buffer.readableBytesView.prefix(Int(limit) - result.body.count)
+                    break  // error bodies are only for messages: keep their start
+                }
+                result.body += buffer.readableBytesView
+            }
+        } catch let error as LaminaError {
+            throw error
+        } catch {
+            throw try Self.classify(error)
+        }
     }
 
     private static func tooLarge(_ size: Int64?, limit: Int64, subject: String) -> LaminaError {
