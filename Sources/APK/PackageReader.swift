@@ -133,13 +133,7 @@ public struct PackageReader: Sendable {
         }
         let controlRange = gzip.memberRanges[state.controlMember]
 
-        guard let pkginfo = controlEntries.first(where: { $0.entry.path == ".PKGINFO" }) else {
-            throw LaminaError(.malformed, "no .PKGINFO in the control segment", subject: name)
-        }
-        if let stray = controlEntries.first(where: { !$0.entry.path.hasPrefix(".") }) {
-            throw LaminaError(.malformed, "control segment holds a data file '\(stray.entry.path)'", subject: name)
-        }
-        var info = try PKGINFO.parse(String(decoding: pkginfo.bytes, as: UTF8.self), source: "\(name): .PKGINFO")
+        var info = try controlInfo(controlEntries, name: name)
         state.legacy = info.dataHash == nil
         if state.legacy {
             // Without datahash the signature and identity cover control and data together.
@@ -149,33 +143,8 @@ public struct PackageReader: Sendable {
         let controlOnly = controlDigestsFromFirst ? firstDigests : nil
 
         // Data members: one tar stream across all remaining members.
-        var files: [PackageArchive.FileRecord] = []
         let dataStart = gzip.compressedOffset
-        if try gzip.nextMember() {
-            gzip.continuous = true
-            let tar = TarReader(gzip, name: "\(name): data", limits: limits)
-            while var entry = try tar.next() {
-                entry.path = try SafePath.normalize(entry.path)
-                if entry.path.isEmpty { continue }
-                if entry.kind == .hardLink { entry.linkTarget = try SafePath.normalize(entry.linkTarget) }
-                if let onData { try onData(entry, tar) }
-                if listFiles {
-                    var sha1: Digest?
-                    if entry.kind == .regular {
-                        var hasher = Hasher(.sha1)
-                        _ = try tar.content.copy(to: CallbackSink { hasher.update($0) })
-                        sha1 = hasher.finalize()
-                    } else if entry.kind == .symbolicLink {
-                        sha1 = Hasher.digest(.sha1, Array(entry.linkTarget.utf8))
-                    }
-                    files.append(.init(entry: entry, sha1: sha1))
-                }
-            }
-            // Drain what follows the end-of-archive blocks so every compressed byte is hashed.
-            let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
-            defer { scratch.deallocate() }
-            while try gzip.read(into: scratch) > 0 {}
-        }
+        let files = try gzip.nextMember() ? try readData(gzip, name: name, listFiles: listFiles, onData: onData) : []
         let dataEnd = gzip.compressedOffset
 
         // Signed bytes: the control member, or control + data for legacy packages.
@@ -192,6 +161,50 @@ public struct PackageReader: Sendable {
             signatureDigest: signatureRange == nil ? nil : firstDigests[.sha1]?.digest,
             signatureRange: signatureRange, controlRange: controlRange, dataRange: dataStart..<dataEnd,
             signedDigests: signedDigests, files: files)
+    }
+
+    /// The `.PKGINFO` of a control segment, which holds nothing but dot files.
+    private func controlInfo(_ controlEntries: [(entry: TarEntry, bytes: [UInt8])], name: String) throws -> PackageInfo {
+        guard let pkginfo = controlEntries.first(where: { $0.entry.path == ".PKGINFO" }) else {
+            throw LaminaError(.malformed, "no .PKGINFO in the control segment", subject: name)
+        }
+        if let stray = controlEntries.first(where: { !$0.entry.path.hasPrefix(".") }) {
+            throw LaminaError(.malformed, "control segment holds a data file '\(stray.entry.path)'", subject: name)
+        }
+        return try PKGINFO.parse(String(decoding: pkginfo.bytes, as: UTF8.self), source: "\(name): .PKGINFO")
+    }
+
+    /// Reads the data members (one tar stream across every member after the control one), handing each entry
+    /// to `onData` and listing it (with its SHA-1) when asked, then drains the gzip stream so every compressed
+    /// byte is hashed.
+    private func readData(_ gzip: GzipReader, name: String, listFiles: Bool, onData: DataHandler?) throws
+        -> [PackageArchive.FileRecord]
+    {
+        var files: [PackageArchive.FileRecord] = []
+        gzip.continuous = true
+        let tar = TarReader(gzip, name: "\(name): data", limits: limits)
+        while var entry = try tar.next() {
+            entry.path = try SafePath.normalize(entry.path)
+            if entry.path.isEmpty { continue }
+            if entry.kind == .hardLink { entry.linkTarget = try SafePath.normalize(entry.linkTarget) }
+            if let onData { try onData(entry, tar) }
+            if listFiles {
+                var sha1: Digest?
+                if entry.kind == .regular {
+                    var hasher = Hasher(.sha1)
+                    _ = try tar.content.copy(to: CallbackSink { hasher.update($0) })
+                    sha1 = hasher.finalize()
+                } else if entry.kind == .symbolicLink {
+                    sha1 = Hasher.digest(.sha1, Array(entry.linkTarget.utf8))
+                }
+                files.append(.init(entry: entry, sha1: sha1))
+            }
+        }
+        // Drain what follows the end-of-archive blocks so every compressed byte is hashed.
+        let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
+        defer { scratch.deallocate() }
+        while try gzip.read(into: scratch) > 0 {}
+        return files
     }
 
     /// Reads a whole (small) tar member into memory.

@@ -9,6 +9,18 @@ extension SolverRun {
         var atom: Atom
     }
 
+    /// Problems in the order found, each text once.
+    private struct ProblemList {
+        var problems: [SolverProblem] = []
+        var seenTexts = Set<String>()
+
+        mutating func add(_ kind: SolverProblem.Kind, _ subject: String, _ text: String) {
+            if seenTexts.insert(text).inserted {
+                problems.append(SolverProblem(kind: kind, subject: subject, explanation: text))
+            }
+        }
+    }
+
     func explain() -> [SolverProblem] {
         var marked: [Int] = []
         var isMarked = [Bool](repeating: false, count: graph.packages.count)
@@ -19,15 +31,18 @@ extension SolverRun {
             }
         }
         let edges = requirementEdges(isMarked: isMarked)
-        var problems: [SolverProblem] = []
-        var seenTexts = Set<String>()
-        func add(_ kind: SolverProblem.Kind, _ subject: String, _ text: String) {
-            if seenTexts.insert(text).inserted {
-                problems.append(SolverProblem(kind: kind, subject: subject, explanation: text))
-            }
+        var problems = ProblemList()
+        explainUnmetRequirements(marked: marked, edges: edges, into: &problems)
+        explainUnusable(marked: marked, edges: edges, into: &problems)
+        explainSameNameConflicts(marked: marked, edges: edges, into: &problems)
+        if problems.problems.isEmpty {
+            problems.add(.breaksConstraint, "world", "the world \(world.map(\.source.description)) cannot be satisfied")
         }
+        return problems.problems
+    }
 
-        // Every requirement (of the world or of a package to be installed) that its name's choice misses.
+    /// Every requirement (of the world or of a package to be installed) that its name's choice misses.
+    private func explainUnmetRequirements(marked: [Int], edges: [Int: Edge], into problems: inout ProblemList) {
         var requirers: [(parent: Int?, atom: Atom)] = world.enumerated().filter { !broken[$0.offset] }.map {
             (nil, $0.element)
         }
@@ -46,7 +61,7 @@ extension SolverRun {
                     if let arches = graph.otherArchitectures[name] {
                         text += " (only for \(arches.sorted().joined(separator: ", ")))"
                     }
-                    add(.missing, name, text)
+                    problems.add(.missing, name, text)
                 } else {
                     let owners = uniqueOwners(providers)
                     let text =
@@ -55,7 +70,7 @@ extension SolverRun {
                             + "provider_priority to be chosen automatically: add it to the world"
                         : "\(who) \(wants), a virtual name provided by \(owners.joined(separator: ", ")) with no "
                             + "provider_priority to choose between them: add one of them to the world"
-                    add(.ambiguousVirtual, name, text)
+                    problems.add(.ambiguousVirtual, name, text)
                 }
                 continue
             }
@@ -77,10 +92,12 @@ extension SolverRun {
                     text += "; \(labels.joined(separator: ", ")) would need a repository tag"
                 }
             }
-            add(.breaksConstraint, label(package), text)
+            problems.add(.breaksConstraint, label(package), text)
         }
+    }
 
-        // Packages chosen although they cannot be used.
+    /// Packages chosen although they cannot be used (repository unavailable, tag not asked for).
+    private func explainUnusable(marked: [Int], edges: [Int: Edge], into problems: inout ProblemList) {
         for package in marked where packageState[package].hasError {
             let state = packageState[package]
             let p = graph.packages[package]
@@ -89,21 +106,23 @@ extension SolverRun {
             if !state.selectable && p.repositories & graph.availableRepositories == 0 && !p.isInstalled && !p.cachedOnly
                 && p.installedSize != 0
             {
-                add(
+                problems.add(
                     .unavailable, label(package),
                     "\(lead)\(label(package)) cannot be fetched: its repository is not available")
             } else if !state.tagOK {
                 let tags = graph.tags.indices.filter { $0 != 0 && graph.tagRepositories[$0] & p.repositories != 0 }
                 let name = graph.names[p.name].text
                 let wanted = tags.count == 1 ? "\(name)@\(graph.tags[tags[0]])" : "\(name)@tag"
-                add(
+                problems.add(
                     .pinned, label(package),
                     "\(lead)\(label(package)) is only in \(tags.map { "@\(graph.tags[$0])" }.joined(separator: ", ")); "
                         + "ask for '\(wanted)' to allow it")
             }
         }
+    }
 
-        // Two packages to be installed that own the same name.
+    /// Two packages to be installed that own the same name.
+    private func explainSameNameConflicts(marked: [Int], edges: [Int: Edge], into problems: inout ProblemList) {
         var owners: [Int: [(package: Int, versioned: Bool)]] = [:]
         for package in marked {
             let p = graph.packages[package]
@@ -125,13 +144,8 @@ extension SolverRun {
                 text = "cannot install both \(both): they own the same name '\(graph.names[name].text)' "
                     + "(\(reasons.joined(separator: "; ")))"
             }
-            add(.sameNameConflict, graph.names[name].text, text)
+            problems.add(.sameNameConflict, graph.names[name].text, text)
         }
-
-        if problems.isEmpty {
-            add(.breaksConstraint, "world", "the world \(world.map(\.source.description)) cannot be satisfied")
-        }
-        return problems
     }
 
     /// For each marked package, the first requirement (breadth first from the world) that pulled it in.

@@ -210,21 +210,7 @@ extension SolverRun {
             if reevaluateInstallIf && !packageState[package].installIfTriggered
                 && !packageState[package].installIfFailed
             {
-                var triggered = true
-                var failed = false
-                for dep in p.installIf {
-                    if !nameState[dep.name].locked {
-                        triggered = false
-                        break
-                    }
-                    if !isProvided(dep, by: nameState[dep.name].chosen) {
-                        triggered = false
-                        failed = true
-                        break
-                    }
-                }
-                packageState[package].installIfTriggered = triggered
-                packageState[package].installIfFailed = failed
+                evaluateInstallIf(package)
             }
             if reevaluateInstallIf && packageState[package].installIfTriggered {
                 for dep in p.installIf { inherit(package, from: nameState[dep.name].chosen?.package) }
@@ -259,38 +245,7 @@ extension SolverRun {
         nameState[name].noInstallIf = noInstallIf
         queueUnresolved(name)
 
-        if let candidate = firstCandidate {
-            for provider in providers {
-                packageState[provider.package].dependenciesUsed = packageState[provider.package].dependenciesMerged
-            }
-            let p = graph.packages[candidate]
-            if options == 1 {
-                for dep in p.depends where Self.mergeComplete(&nameState[dep.name].mergeDepends, options) {
-                    applyConstraint(parent: candidate, dep)
-                }
-            } else {
-                for dep in p.depends {
-                    let common = dep.name
-                    if Self.mergeComplete(&nameState[common].mergeDepends, options)
-                        && nameState[common].requirers == 0
-                    {
-                        // Every candidate needs this name: it is needed whichever wins.
-                        nameState[common].requirers += 1
-                        requirersChanged(common)
-                        for provider in graph.names[common].providers { inherit(provider.package, from: candidate) }
-                    }
-                }
-            }
-            if Self.mergeComplete(&nameState[p.name].mergeProvides, options) {
-                excludeNonProviders(p.name, mustProvide: name, skipVirtuals: nameState[p.name].hasVirtualProvides)
-            }
-            for provide in p.provides where Self.mergeComplete(&nameState[provide.name].mergeProvides, options) {
-                excludeNonProviders(
-                    provide.name, mustProvide: name, skipVirtuals: nameState[provide.name].hasVirtualProvides)
-            }
-            nameState[p.name].hasVirtualProvides = false
-            for provide in p.provides { nameState[provide.name].hasVirtualProvides = false }
-        }
+        if let candidate = firstCandidate { applyCommonGround(of: name, candidate: candidate, options: options) }
 
         nameState[name].reverseDepsDone = true
         for dependent in graph.names[name].reverseDepends
@@ -298,6 +253,62 @@ extension SolverRun {
             nameState[name].reverseDepsDone = false
             break
         }
+    }
+
+    /// Whether `package`'s `install_if` has fired (every name locked to a provider that satisfies it) or can
+    /// no longer fire.
+    private mutating func evaluateInstallIf(_ package: Int) {
+        var triggered = true
+        var failed = false
+        for dep in graph.packages[package].installIf {
+            if !nameState[dep.name].locked {
+                triggered = false
+                break
+            }
+            if !isProvided(dep, by: nameState[dep.name].chosen) {
+                triggered = false
+                failed = true
+                break
+            }
+        }
+        packageState[package].installIfTriggered = triggered
+        packageState[package].installIfFailed = failed
+    }
+
+    /// What every remaining candidate of `name` has in common (merged while reconsidering, `candidate` the
+    /// first of `options`): a dependency they all have is required whichever wins, and a name they all
+    /// provide excludes the packages that do not.
+    private mutating func applyCommonGround(of name: Int, candidate: Int, options: Int) {
+        for provider in graph.names[name].providers {
+            packageState[provider.package].dependenciesUsed = packageState[provider.package].dependenciesMerged
+        }
+        let p = graph.packages[candidate]
+        if options == 1 {
+            for dep in p.depends where Self.mergeComplete(&nameState[dep.name].mergeDepends, options) {
+                applyConstraint(parent: candidate, dep)
+            }
+        } else {
+            for dep in p.depends {
+                let common = dep.name
+                if Self.mergeComplete(&nameState[common].mergeDepends, options)
+                    && nameState[common].requirers == 0
+                {
+                    // Every candidate needs this name: it is needed whichever wins.
+                    nameState[common].requirers += 1
+                    requirersChanged(common)
+                    for provider in graph.names[common].providers { inherit(provider.package, from: candidate) }
+                }
+            }
+        }
+        if Self.mergeComplete(&nameState[p.name].mergeProvides, options) {
+            excludeNonProviders(p.name, mustProvide: name, skipVirtuals: nameState[p.name].hasVirtualProvides)
+        }
+        for provide in p.provides where Self.mergeComplete(&nameState[provide.name].mergeProvides, options) {
+            excludeNonProviders(
+                provide.name, mustProvide: name, skipVirtuals: nameState[provide.name].hasVirtualProvides)
+        }
+        nameState[p.name].hasVirtualProvides = false
+        for provide in p.provides { nameState[provide.name].hasVirtualProvides = false }
     }
 
     // MARK: - Choosing
