@@ -20,46 +20,6 @@ public func canonicalJSON<T: Encodable>(_ value: T) throws -> [UInt8] {
     }
 }
 
-/// Decodes an OCI JSON document.
-/// - Parameter what: names the input in errors (a file path or `manifest sha256:…`).
-/// - Throws: `LaminaError(.malformed)` naming the key path that failed.
-public func decodeJSON<T: Decodable>(_ type: T.Type, from bytes: [UInt8], what: String) throws -> T {
-    do {
-        return try JSONDecoder().decode(T.self, from: Data(bytes))
-    } catch let error as LaminaError {
-        throw error.about(what)
-    } catch let error as DecodingError {
-        throw LaminaError(.malformed, describe(error), subject: what, cause: error)
-    } catch {
-        throw LaminaError(.malformed, "\(error)", subject: what, cause: error)
-    }
-}
-
-/// One line for a `DecodingError`: the key path and what was wrong there.
-func describe(_ error: DecodingError) -> String {
-    func path(_ codingPath: [any CodingKey]) -> String {
-        let text = codingPath.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
-        return text.isEmpty ? "document" : String(text.drop { $0 == "." })
-    }
-    switch error {
-    case .keyNotFound(let key, let context):
-        let at = context.codingPath.isEmpty ? "" : " in \(path(context.codingPath))"
-        return "missing key '\(key.stringValue)'\(at)"
-    case .typeMismatch(let type, let context):
-        return "\(path(context.codingPath)): expected \(type)"
-    case .valueNotFound(let type, let context):
-        return "\(path(context.codingPath)): expected \(type), found null"
-    case .dataCorrupted(let context):
-        if let underlying = context.underlyingError as? LaminaError {
-            return "\(path(context.codingPath)): \(underlying.message)"
-        }
-        if context.codingPath.isEmpty { return "not valid JSON: \(context.debugDescription)" }
-        return "\(path(context.codingPath)): \(context.debugDescription)"
-    @unknown default:
-        return "\(error)"
-    }
-}
-
 /// A blob held in memory with its descriptor: the bytes of a config, manifest, index or small layer.
 public struct Blob: Sendable, Hashable {
     /// The exact bytes; `descriptor.digest` is their sha256.

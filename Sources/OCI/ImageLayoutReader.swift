@@ -88,11 +88,7 @@ public final class ImageLayoutReader: Sendable {
     /// - Throws: `LaminaError(.malformed)` naming the file when it does not decode.
     public func json<T: Decodable>(_ type: T.Type, _ path: String) throws -> T? {
         guard let bytes = try small(path) else { return nil }
-        do {
-            return try JSONDecoder().decode(type, from: Data(bytes))
-        } catch {
-            throw LaminaError(.malformed, "\(path) is not valid: \(error)", subject: name, cause: error)
-        }
+        return try decodeJSON(type, from: bytes, what: location(path))
     }
 
     /// The small blob `descriptor` names (manifest, index, config), checked against its digest.

@@ -115,14 +115,7 @@ public enum SPDXJSON {
     /// - Parameter what: names the input in errors (`/var/lib/db/sbom/zlib-1.3-r0.spdx.json`).
     /// - Throws: `LaminaError(.malformed)` naming the key path that does not fit.
     public static func decode(_ bytes: [UInt8], what: String) throws -> SBOMDocument {
-        let raw: RawDocument
-        do {
-            raw = try JSONDecoder().decode(RawDocument.self, from: Data(bytes))
-        } catch let error as DecodingError {
-            throw LaminaError(.malformed, describe(error), subject: what, cause: error)
-        } catch {
-            throw LaminaError(.malformed, "\(error)", subject: what, cause: error)
-        }
+        let raw = try decodeJSON(RawDocument.self, from: bytes, what: what)
         return SBOMDocument(
             id: raw.SPDXID ?? "SPDXRef-DOCUMENT", name: raw.name ?? "", namespace: raw.documentNamespace ?? "",
             created: raw.creationInfo?.created ?? "", creators: raw.creationInfo?.creators ?? [],
@@ -254,29 +247,5 @@ public enum SPDXJSON {
         var licenseId: String
         var extractedText: String?
         var name: String?
-    }
-
-    private static func describe(_ error: DecodingError) -> String {
-        func path(_ codingPath: [any CodingKey]) -> String {
-            let text = codingPath.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
-            return text.isEmpty ? "document" : String(text.drop { $0 == "." })
-        }
-        switch error {
-        case .keyNotFound(let key, let context):
-            let at = context.codingPath.isEmpty ? "" : " in \(path(context.codingPath))"
-            return "missing key '\(key.stringValue)'\(at)"
-        case .typeMismatch(let type, let context):
-            return "\(path(context.codingPath)): expected \(type)"
-        case .valueNotFound(let type, let context):
-            return "\(path(context.codingPath)): expected \(type), found null"
-        case .dataCorrupted(let context):
-            if context.codingPath.isEmpty {
-                let detail = (context.underlyingError as NSError?)?.userInfo[NSDebugDescriptionErrorKey] as? String
-                return "not valid JSON" + (detail.map { ": \($0)" } ?? "")
-            }
-            return "\(path(context.codingPath)): \(context.debugDescription)"
-        @unknown default:
-            return "\(error)"
-        }
     }
 }
