@@ -11,16 +11,18 @@ import Testing
 @Suite struct ConcurrentCacheTests {
     static let packageCount = 12
 
-    static func packages() -> [(String, String, [String], [String: String])] {
+    static func packages() -> [TestPackage] {
         (0..<packageCount).map { i in
             let name = String(format: "p%02d", i)
-            return (name, "1.0-r0", i == 0 ? [] : [String(format: "p%02d", i - 1)], ["usr/share/\(name)/data": HTTPRepositoryTests.noise(40_000 + 7_000 * i)])
+            return TestPackage(
+                name, "1.0-r0", depends: i == 0 ? [] : [String(format: "p%02d", i - 1)],
+                files: ["usr/share/\(name)/data": HTTPRepositoryTests.noise(40_000 + 7_000 * i)])
         }
     }
 
     /// Every file of the cache: entries are `.apk` with a `.sha256` sidecar matching their bytes, and the
     /// index with its ETag; nothing else (no writer's temporary file) may be left.
-    static func expectIntactCache(_ cache: String, repo: TestRepository) throws {
+    static func expectIntactCache(_ cache: String, repo: SignedRepository) throws {
         let packagesDir = cache + "/packages"
         let names = try FileManager.default.contentsOfDirectory(atPath: packagesDir).sorted()
         #expect(names.filter { $0.hasPrefix(".") }.isEmpty, "temporary files left: \(names.filter { $0.hasPrefix(".") })")
@@ -48,7 +50,7 @@ import Testing
 
     @Test func twoClientsFillOneCacheAtOnce() async throws {
         try await TemporaryDirectory.with { dir in
-            let repo = try TestRepository(at: dir.file("repo"), packages: Self.packages())
+            let repo = try SignedRepository.make(at: dir.file("repo"), packages: Self.packages())
             let transports = [HTTPClientTransport(), HTTPClientTransport()]
             do {
                 try await withTestHTTPServer(root: repo.root) { server in
@@ -97,7 +99,7 @@ import Testing
 
     @Test func aRejectedDownloadLeavesNoTemporaryFiles() async throws {
         try await TemporaryDirectory.with { dir in
-            let repo = try TestRepository(at: dir.file("repo"), packages: Array(Self.packages().prefix(2)))
+            let repo = try SignedRepository.make(at: dir.file("repo"), packages: Array(Self.packages().prefix(2)))
             let transport = HTTPClientTransport()
             do {
                 try await withTestHTTPServer(root: repo.root) { server in
@@ -128,7 +130,7 @@ import Testing
     /// has cached and returned the real one.
     @Test func aRejectedWriterDoesNotRemoveAnotherWritersEntry() async throws {
         try await TemporaryDirectory.with { dir in
-            let repo = try TestRepository(at: dir.file("repo"), packages: Array(Self.packages().prefix(2)))
+            let repo = try SignedRepository.make(at: dir.file("repo"), packages: Array(Self.packages().prefix(2)))
             let good = HTTPClientTransport()
             let bad = HTTPClientTransport(configuration: HTTPTransportConfiguration(userAgent: "tampered-client"))
             do {
@@ -178,7 +180,7 @@ import Testing
     /// the trusted copy another build relies on (and leaves no temporary file).
     @Test func anUntrustedIndexNeverReplacesTheCachedOne() async throws {
         try await TemporaryDirectory.with { dir in
-            let repo = try TestRepository(at: dir.file("repo"), packages: Array(Self.packages().prefix(1)))
+            let repo = try SignedRepository.make(at: dir.file("repo"), packages: Array(Self.packages().prefix(1)))
             let transport = HTTPClientTransport()
             do {
                 try await withTestHTTPServer(root: repo.root) { server in
@@ -212,7 +214,7 @@ import Testing
 
     @Test func staleTemporaryFilesOfKilledBuildsAreRemoved() async throws {
         try await TemporaryDirectory.with { dir in
-            let repo = try TestRepository(at: dir.file("repo"), packages: Array(Self.packages().prefix(1)))
+            let repo = try SignedRepository.make(at: dir.file("repo"), packages: Array(Self.packages().prefix(1)))
             let transport = HTTPClientTransport()
             do {
                 try await withTestHTTPServer(root: repo.root) { server in

@@ -18,14 +18,18 @@ import Testing
         })
     }
 
-    func client(_ repo: TestRepository, cache: String, transport: HTTPClientTransport, offline: Bool = false) throws -> RepositoryClient {
+    func client(_ repo: SignedRepository, cache: String, transport: HTTPClientTransport, offline: Bool = false) throws -> RepositoryClient {
         RepositoryClient(keyring: repo.keyring, cache: try PackageCache(root: cache), transport: transport, offline: offline)
     }
 
-    func withRepo(_ body: (TestRepository, TestHTTPServer, HTTPClientTransport, TemporaryDirectory) async throws -> Void) async throws {
+    func withRepo(_ body: (SignedRepository, TestHTTPServer, HTTPClientTransport, TemporaryDirectory) async throws -> Void) async throws {
         try await TemporaryDirectory.with { dir in
-            let repo = try TestRepository(
-                at: dir.file("repo"), packages: [("a", "1.0-r0", ["b"], ["etc/a": Self.noise(50_000)]), ("b", "2.0-r0", [], ["etc/b": "b"])])
+            let repo = try SignedRepository.make(
+                at: dir.file("repo"),
+                packages: [
+                    TestPackage("a", "1.0-r0", depends: ["b"], files: ["etc/a": Self.noise(50_000)]),
+                    TestPackage("b", "2.0-r0", files: ["etc/b": "b"]),
+                ])
             var config = HTTPTransportConfiguration()
             config.retry = RetryPolicy(maxAttempts: 3, initialDelay: .milliseconds(10), maxDelay: .milliseconds(50))
             let transport = HTTPClientTransport(configuration: config)
@@ -46,7 +50,7 @@ import Testing
             let client = try client(repo, cache: dir.file("cache"), transport: transport)
             let ref = RepositoryReference(location: server.baseURL)
             let index = try await client.loadIndex(ref, architecture: "x86_64")
-            #expect(index.trustedBy == "repo-test.rsa.pub")
+            #expect(index.trustedBy == "lamina-test.rsa.pub")
             let paths = try await client.fetchAll(index.packages)
             for (path, package) in zip(paths, index.packages) {
                 #expect(path.hasPrefix(dir.file("cache") + "/packages/"))

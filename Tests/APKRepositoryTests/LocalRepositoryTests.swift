@@ -6,43 +6,6 @@ import LaminaCore
 import TestSupport
 import Testing
 
-/// A signed repository made by the tests: `root/<arch>/*.apk` + `APKINDEX.tar.gz`.
-struct TestRepository {
-    static let key: SigningKey = try! SigningKey.generate(bits: 2048, keyName: "repo-test.rsa.pub")
-    let root: String
-    let arch = "x86_64"
-
-    var keyring: Keyring {
-        var ring = Keyring()
-        try! ring.add(name: Self.key.keyName, pem: Self.key.publicKey.pem)
-        return ring
-    }
-
-    /// Writes packages `(name, version, depends, files)` and a signed index.
-    init(at root: String, packages: [(String, String, [String], [String: String])], signIndex: Bool = true) throws {
-        self.root = root
-        let dir = root + "/" + arch
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        var infos: [PackageInfo] = []
-        for (name, version, depends, files) in packages {
-            let src = root + "/src/\(name)-\(version)"
-            for (path, content) in files {
-                let full = src + "/" + path
-                try FileManager.default.createDirectory(atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-                try Data(content.utf8).write(to: URL(fileURLWithPath: full))
-            }
-            try FileManager.default.createDirectory(atPath: src, withIntermediateDirectories: true)
-            var info = PackageInfo(name: name, version: version, arch: arch, description: "\(name) for tests", license: "MIT", origin: name)
-            info.depends = try depends.map { try Dependency(parsing: $0) }
-            var written = try PackageWriter(info: info, clock: BuildClock(epoch: 0), signingKeys: [Self.key]).write(directory: src, to: dir + "/\(name)-\(version).apk")
-            written.dataHash = nil
-            infos.append(written)
-        }
-        let index = APKIndex(packages: infos, description: "test")
-        try AtomicFileSink.write(try index.archiveBytes(signingKeys: signIndex ? [Self.key] : []), to: dir + "/APKINDEX.tar.gz")
-    }
-}
-
 @Suite struct LocalRepositoryTests {
     @Test func repositoryLines() throws {
         let tagged = try RepositoryReference(parsing: "@local /srv/repo/")
@@ -56,10 +19,10 @@ struct TestRepository {
 
     @Test func loadsVerifiedIndexAndPackages() async throws {
         try await TemporaryDirectory.with { dir in
-            let repo = try TestRepository(at: dir.file("repo"), packages: [("a", "1.0-r0", ["b"], ["etc/a": "a"]), ("b", "2.0-r0", [], ["etc/b": "b"])])
+            let repo = try SignedRepository.make(at: dir.file("repo"), packages: [TestPackage("a", "1.0-r0", depends: ["b"], files: ["etc/a": "a"]), TestPackage("b", "2.0-r0", files: ["etc/b": "b"])])
             let client = RepositoryClient(keyring: repo.keyring, cache: nil, transport: nil)
             let loaded = try await client.loadIndex(RepositoryReference(location: repo.root), architecture: "x86_64")
-            #expect(loaded.trustedBy == "repo-test.rsa.pub")
+            #expect(loaded.trustedBy == "lamina-test.rsa.pub")
             #expect(loaded.packages.map(\.info.name) == ["a", "b"])
             let paths = try await client.fetchAll(loaded.packages)
             #expect(paths == [repo.root + "/x86_64/a-1.0-r0.apk", repo.root + "/x86_64/b-2.0-r0.apk"])
@@ -68,7 +31,7 @@ struct TestRepository {
 
     @Test func untrustedIndexIsRefusedUnlessAllowed() async throws {
         try await TemporaryDirectory.with { dir in
-            let repo = try TestRepository(at: dir.file("repo"), packages: [("a", "1.0-r0", [], [:])], signIndex: false)
+            let repo = try SignedRepository.make(at: dir.file("repo"), packages: [TestPackage("a", "1.0-r0")], signIndex: false)
             let strict = RepositoryClient(keyring: repo.keyring, cache: nil, transport: nil)
             await #expect(throws: LaminaError.self) { try await strict.loadIndex(RepositoryReference(location: repo.root), architecture: "x86_64") }
             final class Warnings: @unchecked Sendable { var items: [String] = [] }  // test-only, single task

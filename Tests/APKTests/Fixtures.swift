@@ -5,14 +5,9 @@ import TestSupport
 
 /// Keys and packages the tests make themselves (never copied from testdata).
 enum Fixtures {
-    /// One 2048-bit key per test process: generating RSA keys is slow.
-    static let key: SigningKey = try! SigningKey.generate(bits: 2048, keyName: "lamina-test.rsa.pub")
-
-    static var keyring: Keyring {
-        var ring = Keyring()
-        try! ring.add(name: key.keyName, pem: key.publicKey.pem)
-        return ring
-    }
+    /// The shared test key (one per test process: generating RSA keys is slow).
+    static var key: SigningKey { TestKey.shared }
+    static var keyring: Keyring { TestKey.keyring }
 
     /// Every public key of the testdata that apk-tools' verdicts in PROVENANCE.md were computed with.
     static var testdataKeyring: Keyring {

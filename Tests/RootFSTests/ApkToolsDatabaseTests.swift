@@ -67,7 +67,7 @@ import Testing
             chmod(src + "/etc/conf.d/hi", 0o600)
             try fm.createSymbolicLink(atPath: src + "/usr/bin/hey", withDestinationPath: "hi")
             let clock = BuildClock(epoch: 1_700_000_000)
-            let key = try SigningKey.generate(bits: 2048, keyName: "k.rsa.pub")
+            let key = TestKey.shared
             var hi = PackageInfo(name: "hi", version: "2.1-r3", arch: "x86_64", description: "says hi", url: "https://example.invalid/hi", license: "MIT", origin: "hi")
             hi.depends = [try Dependency(parsing: "busybox")]
             let busybox = PackageInfo(name: "busybox", version: "1.36.1-r0", arch: "x86_64", origin: "busybox")

@@ -7,7 +7,7 @@ import TestSupport
 import Testing
 
 @Suite struct RootFSTests {
-    static let key: SigningKey = try! SigningKey.generate(bits: 2048, keyName: "rootfs-test.rsa.pub")
+    static var key: SigningKey { TestKey.shared }
 
     /// Builds a package from `files` (path → content; a value starting with "->" makes a symlink).
     func makePackage(_ dir: TemporaryDirectory, name: String, version: String = "1.0-r0", files: [String: String],
@@ -49,7 +49,7 @@ import Testing
             #expect(link.checksum == Hasher.digest(.sha1, Array("a".utf8)))
             let world = String(decoding: try tree["etc/apk/world"]!.content!.open().readAll(limit: 100), as: UTF8.self)
             #expect(world == "a\n")
-            #expect(tree["etc/apk/keys/rootfs-test.rsa.pub"] != nil)
+            #expect(tree["etc/apk/keys/lamina-test.rsa.pub"] != nil)
             let scripts = try tree["lib/apk/db/scripts.tar"]!.content!.open().readAll(limit: 1 << 20)
             let reader = TarReader(MemorySource(scripts))
             #expect(try reader.next()?.path == "a-1.0-r0.\(aInfo.checksum!.apkIdentity).post-install")
