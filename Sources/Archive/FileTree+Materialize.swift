@@ -139,6 +139,22 @@ enum Materializer {
         }
 
         // Pass 2: hardlinks, now that every regular file exists.
+        try link(hardlinks, kinds: kinds, walker: walker, report: &report)
+        // Pass 3: directory modes, owners and times, deepest first.
+        let identity = (euid: euid, egid: egid)
+        try finish(directories, walker: walker, options: options, report: &report, identity: identity)
+        if let time = options.modificationTime {
+            var times = [timespec(tv_sec: Int(time), tv_nsec: 0), timespec(tv_sec: Int(time), tv_nsec: 0)]
+            if futimens(rootFD, &times) != 0 { throw failure("cannot set the modification time", root) }
+        }
+        return report
+    }
+
+    /// Creates every hardlink of `hardlinks`; each must name a regular file of the tree (`kinds`).
+    private static func link(
+        _ hardlinks: [(path: String, node: FileNode)], kinds: [String: TarEntry.Kind], walker: DirectoryWalker,
+        report: inout MaterializeReport
+    ) throws {
         for (path, node) in hardlinks {
             let components = try split(path)
             let target = try split(node.linkTarget, what: "hardlink target of '\(path)'")
@@ -155,8 +171,14 @@ enum Materializer {
             }
             report.hardlinks += 1
         }
+    }
 
-        // Pass 3: directory modes, owners and times, deepest first.
+    /// Gives every directory its mode, owner and time, deepest first (after its content is written).
+    private static func finish(
+        _ directories: [(path: String, node: FileNode)], walker: DirectoryWalker, options: MaterializeOptions,
+        report: inout MaterializeReport, identity: (euid: Int, egid: Int)
+    ) throws {
+        let (euid, egid) = identity
         for (path, node) in directories.reversed() {
             let components = try split(path)
             let parent = try walker.open(components.dropLast(), for: path)
@@ -166,11 +188,6 @@ enum Materializer {
             walker.forget(components)
             try applyMetadata(fd: fd, node: node, path: path, options: options, report: &report, euid: euid, egid: egid)
         }
-        if let time = options.modificationTime {
-            var times = [timespec(tv_sec: Int(time), tv_nsec: 0), timespec(tv_sec: Int(time), tv_nsec: 0)]
-            if futimens(rootFD, &times) != 0 { throw failure("cannot set the modification time", root) }
-        }
-        return report
     }
 
     /// Opens `root`, creating it when absent; refuses anything but an empty directory.
