@@ -83,18 +83,7 @@ public struct RootFSBuilder: Sendable {
             var node = node
             node.owner = info.name
             if node.kind == .hardLink { node.linkTarget = try tree.resolveParents(node.linkTarget) }
-            if node.kind != .directory, let real = try? tree.resolveParents(entryPath), let ownerIndex = owners[real], ownerIndex != index {
-                let previous = installed[ownerIndex].info
-                let allowed = previous.name == info.name || (previous.origin != nil && previous.origin == info.origin)
-                    || info.replaces.contains { $0.name == previous.name }
-                    || (tree.nodes[real]?.content != nil && sameContent(tree.nodes[real], sha1, installed[ownerIndex], real))
-                if !allowed {
-                    throw LaminaError(
-                        .conflict, "\(info.nameVersion) wants to overwrite '\(real)' owned by \(previous.nameVersion) (add it to replaces, or remove one)",
-                        subject: path)
-                }
-                removeFile(real, from: ownerIndex)
-            }
+            if node.kind != .directory { try takeOver(entryPath, sha1: sha1, for: info, at: index, path: path) }
             let (real, _) = try tree.insert(entryPath, node)
             let slash = real.lastIndex(of: "/")
             let dir = slash.map { String(real[..<$0]) } ?? ""
@@ -120,6 +109,23 @@ public struct RootFSBuilder: Sendable {
             scripts.append(("\(info.nameVersion).\(archive.identity.apkIdentity).\(action)", 0o755, info.buildDate ?? 0, bytes))
         }
         installed.append(record)
+    }
+
+    /// apk's overwrite rules: a file another installed package owns may be replaced by the same package name
+    /// or origin, a package that `replaces` it, or identical content; the other package then loses it.
+    /// - Throws: `.conflict` naming both packages otherwise.
+    private mutating func takeOver(_ entryPath: String, sha1: Digest?, for info: PackageInfo, at index: Int, path: String) throws {
+        guard let real = try? tree.resolveParents(entryPath), let ownerIndex = owners[real], ownerIndex != index else { return }
+        let previous = installed[ownerIndex].info
+        let allowed = previous.name == info.name || (previous.origin != nil && previous.origin == info.origin)
+            || info.replaces.contains { $0.name == previous.name }
+            || (tree.nodes[real]?.content != nil && sameContent(tree.nodes[real], sha1, installed[ownerIndex], real))
+        if !allowed {
+            throw LaminaError(
+                .conflict, "\(info.nameVersion) wants to overwrite '\(real)' owned by \(previous.nameVersion) (add it to replaces, or remove one)",
+                subject: path)
+        }
+        removeFile(real, from: ownerIndex)
     }
 
     private func sameContent(_ node: FileNode?, _ sha1: Digest?, _ owner: InstalledPackage, _ real: String) -> Bool {
