@@ -26,12 +26,7 @@ final class ContainerKeeper: Sendable {
     /// Starts the engine client; returns at once (see ``exited`` and ``errorText`` for how it went).
     static func start(executable: String, arguments: [String], environmentOverrides: [String: String]) -> ContainerKeeper {
         let keeper = ContainerKeeper()
-        var environment = Environment.inherit
-        if !environmentOverrides.isEmpty {
-            var updates: [Environment.Key: String?] = [:]
-            for (key, value) in environmentOverrides { updates[Environment.Key(stringLiteral: key)] = value }
-            environment = environment.updating(updates)
-        }
+        let environment = Environment.inherit(overriding: environmentOverrides)
         let configuration = Configuration(
             executable: .path(.init(executable)), arguments: Arguments(arguments), environment: environment)
         let stopSignal = keeper.stopSignal

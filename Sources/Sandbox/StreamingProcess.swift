@@ -25,12 +25,7 @@ struct StreamingProcess: Sendable {
             .send(signal: .terminate, toProcessGroup: true, allowedDurationToNextStep: gracePeriod),
             .send(signal: .kill, toProcessGroup: true, allowedDurationToNextStep: .seconds(1)),
         ]
-        var environment = Environment.inherit
-        if !environmentOverrides.isEmpty {
-            var updates: [Environment.Key: String?] = [:]
-            for (key, value) in environmentOverrides { updates[Environment.Key(stringLiteral: key)] = value }
-            environment = environment.updating(updates)
-        }
+        let environment = Environment.inherit(overriding: environmentOverrides)
         let configuration = Configuration(
             executable: .path(.init(executable)), arguments: Arguments(arguments), environment: environment,
             platformOptions: platform)
@@ -193,5 +188,15 @@ final class OutputCollector: @unchecked Sendable {
         var slice = bytes
         if slice.last == UInt8(ascii: "\r") { slice = slice.dropLast() }
         return String(decoding: slice, as: UTF8.self)
+    }
+}
+
+extension Environment {
+    /// This process's environment with `overrides` set on top.
+    static func inherit(overriding overrides: [String: String]) -> Environment {
+        guard !overrides.isEmpty else { return .inherit }
+        var updates: [Environment.Key: String?] = [:]
+        for (key, value) in overrides { updates[Environment.Key(stringLiteral: key)] = value }
+        return Environment.inherit.updating(updates)
     }
 }
