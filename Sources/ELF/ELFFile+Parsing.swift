@@ -112,10 +112,26 @@ extension ELFFile {
             bytes: try source.read(at: programHeaderOffset, count: Int(tableSize)),
             bigEndian: byteOrder == .bigEndian)
 
+        let headers = try programHeaders(table, count: Int(programHeaderCount), entrySize: Int(programHeaderEntrySize), wide: wide)
+        file.programHeaders = headers
+
+        if let interp = headers.first(where: { $0.type == ProgramHeader.interpreter }) {
+            file.interpreter = try readInterpreter(interp, from: source)
+        }
+        if let dynamic = headers.first(where: { $0.type == ProgramHeader.dynamic }) {
+            file.dynamic = try readDynamic(
+                dynamic, loads: headers.filter { $0.type == ProgramHeader.load }, wide: wide,
+                bigEndian: byteOrder == .bigEndian, from: source)
+        }
+        return file
+    }
+
+    /// Decodes `count` program headers of `entrySize` bytes each from the table's bytes.
+    static func programHeaders(_ table: FieldReader, count: Int, entrySize: Int, wide: Bool) throws -> [ProgramHeader] {
         var headers: [ProgramHeader] = []
-        headers.reserveCapacity(Int(programHeaderCount))
-        for index in 0 ..< Int(programHeaderCount) {
-            let base = index * Int(programHeaderEntrySize)
+        headers.reserveCapacity(count)
+        for index in 0 ..< count {
+            let base = index * entrySize
             if wide {
                 headers.append(
                     ProgramHeader(
@@ -130,17 +146,7 @@ extension ELFFile {
                         fileSize: UInt64(try table.u32(base + 16)), memorySize: UInt64(try table.u32(base + 20))))
             }
         }
-        file.programHeaders = headers
-
-        if let interp = headers.first(where: { $0.type == ProgramHeader.interpreter }) {
-            file.interpreter = try readInterpreter(interp, from: source)
-        }
-        if let dynamic = headers.first(where: { $0.type == ProgramHeader.dynamic }) {
-            file.dynamic = try readDynamic(
-                dynamic, loads: headers.filter { $0.type == ProgramHeader.load }, wide: wide,
-                bigEndian: byteOrder == .bigEndian, from: source)
-        }
-        return file
+        return headers
     }
 
     static func readInterpreter(_ header: ProgramHeader, from source: some ELFByteSource) throws -> String {
