@@ -14,6 +14,15 @@ public enum TestKey {
         }
     }()
 
+    /// Writes ``shared`` as `lamina-test.rsa` (PKCS#1 PEM) and `lamina-test.rsa.pub` into `directory`.
+    public static func writePair(in directory: String) throws -> (privateKey: String, publicKey: String) {
+        let privateKey = directory + "/lamina-test.rsa"
+        let publicKey = privateKey + ".pub"
+        try AtomicFileSink.write(Array(shared.pkcs1PEM.utf8), to: privateKey, mode: 0o600)
+        try AtomicFileSink.write(Array(shared.publicKey.pem.utf8), to: publicKey)
+        return (privateKey, publicKey)
+    }
+
     /// A keyring trusting ``shared``.
     public static var keyring: Keyring {
         var ring = Keyring()
@@ -32,14 +41,23 @@ public struct TestPackage: Sendable {
     public var version: String
     /// Dependency strings as in `.PKGINFO` (`so:libc.musl-x86_64.so.1`, `b>=2`).
     public var depends: [String]
+    /// Provide strings (`cmd:sh`, `so:libc.musl-x86_64.so.1=1`).
+    public var provides: [String]
     /// Relative path → text content.
     public var files: [String: String]
+    /// A folder whose content is the package's (instead of `files`).
+    public var directory: String?
 
-    public init(_ name: String, _ version: String, depends: [String] = [], files: [String: String] = [:]) {
+    public init(
+        _ name: String, _ version: String, depends: [String] = [], provides: [String] = [], files: [String: String] = [:],
+        directory: String? = nil
+    ) {
         self.name = name
         self.version = version
         self.depends = depends
+        self.provides = provides
         self.files = files
+        self.directory = directory
     }
 }
 
@@ -64,7 +82,7 @@ public struct SignedRepository: Sendable {
         try manager.createDirectory(atPath: directory, withIntermediateDirectories: true)
         var infos: [PackageInfo] = []
         for package in packages {
-            let source = root + "/src/\(package.name)-\(package.version)"
+            let source = package.directory ?? root + "/src/\(package.name)-\(package.version)"
             try manager.createDirectory(atPath: source, withIntermediateDirectories: true)
             for (path, content) in package.files {
                 let full = source + "/" + path
@@ -75,6 +93,7 @@ public struct SignedRepository: Sendable {
                 name: package.name, version: package.version, arch: architecture, description: "\(package.name) for tests",
                 license: "MIT", origin: package.name)
             info.depends = try package.depends.map { try Dependency(parsing: $0) }
+            info.provides = try package.provides.map { try Dependency(parsing: $0) }
             var written = try PackageWriter(info: info, clock: BuildClock(epoch: 0), signingKeys: [TestKey.shared])
                 .write(directory: source, to: directory + "/\(package.name)-\(package.version).apk")
             written.dataHash = nil

@@ -31,24 +31,11 @@ enum AlpineGuest {
         // The guest's apk database is written by the installer, not shipped by a package.
         for owned in ["lib/apk", "etc/apk"] { try? FileManager.default.removeItem(atPath: rootfs + "/" + owned) }
 
-        let key = try SigningKey.generate(bits: 2048, keyName: "lamina-test.rsa.pub")
-        let privateKey = directory + "/lamina-test.rsa"
-        let publicKey = directory + "/lamina-test.rsa.pub"
-        try key.pkcs1PEM.write(toFile: privateKey, atomically: true, encoding: .utf8)
-        try key.publicKey.pem.write(toFile: publicKey, atomically: true, encoding: .utf8)
-
+        let (privateKey, publicKey) = try TestKey.writePair(in: directory)
         let repo = directory + "/repo"
-        try FileManager.default.createDirectory(atPath: repo + "/x86_64", withIntermediateDirectories: true)
-        let info = PackageInfo(
-            name: "alpine-base", version: "3.20.3-r0", arch: "x86_64", description: "Alpine minirootfs for tests",
-            license: "MIT", origin: "alpine-base",
-            provides: [try Dependency(parsing: "cmd:sh"), try Dependency(parsing: "busybox=1.36.1-r29"), try Dependency(parsing: "so:libc.musl-x86_64.so.1=1")])
-        let written = try PackageWriter(info: info, clock: BuildClock(epoch: 0), signingKeys: [key])
-            .write(directory: rootfs, to: repo + "/x86_64/alpine-base-3.20.3-r0.apk")
-        var entry = written
-        entry.dataHash = nil
-        try AtomicFileSink.write(
-            try APKIndex(packages: [entry]).archiveBytes(signingKeys: [key]), to: repo + "/x86_64/APKINDEX.tar.gz")
+        let base = TestPackage(
+            "alpine-base", "3.20.3-r0", provides: ["cmd:sh", "busybox=1.36.1-r29", "so:libc.musl-x86_64.so.1=1"], directory: rootfs)
+        _ = try SignedRepository.make(at: repo, packages: [base])
         return Repository(path: repo, privateKey: privateKey, publicKey: publicKey)
     }
 }
