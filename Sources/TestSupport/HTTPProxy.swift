@@ -26,23 +26,8 @@ public final class TestHTTPProxy: Sendable {
     public static func start(upstreamPort: Int) async throws -> TestHTTPProxy {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let state = ProxyState()
-        let channel: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>
-        do {
-            channel = try await ServerBootstrap(group: group)
-                .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
-                .bind(host: "127.0.0.1", port: 0) { child in
-                    child.eventLoop.makeCompletedFuture {
-                        try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: child)
-                    }
-                }
-        } catch {
-            try? await group.shutdownGracefully()
-            throw error
-        }
-        guard let port = channel.channel.localAddress?.port else {
-            try? await channel.channel.close()
-            try? await group.shutdownGracefully()
-            throw LaminaError(.internal, "test proxy has no local port")
+        let (channel, port) = try await bindLoopback(group: group, what: "test proxy") { child in
+            try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: child)
         }
         let task = Task<Void, Never> {
             _ = try? await withThrowingDiscardingTaskGroup { tasks in

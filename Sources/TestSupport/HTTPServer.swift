@@ -81,25 +81,9 @@ public final class TestHTTPServer: Sendable {
     public static func start(root: String? = nil) async throws -> TestHTTPServer {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let state = ServerState(root: root)
-        let channel: NIOAsyncChannel<NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, Never>
-        do {
-            channel = try await ServerBootstrap(group: group)
-                .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
-                .bind(host: "127.0.0.1", port: 0) { child in
-                    child.eventLoop.makeCompletedFuture {
-                        try child.pipeline.syncOperations.configureHTTPServerPipeline()
-                        return try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(
-                            wrappingChannelSynchronously: child)
-                    }
-                }
-        } catch {
-            try? await group.shutdownGracefully()
-            throw error
-        }
-        guard let port = channel.channel.localAddress?.port else {
-            try? await channel.channel.close()
-            try? await group.shutdownGracefully()
-            throw LaminaError(.internal, "test HTTP server has no local port")
+        let (channel, port) = try await bindLoopback(group: group, what: "test HTTP server") { child in
+            try child.pipeline.syncOperations.configureHTTPServerPipeline()
+            return try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(wrappingChannelSynchronously: child)
         }
         let task = Task { await Self.acceptLoop(channel, state: state) }
         return TestHTTPServer(port: port, state: state, group: group, task: task)
