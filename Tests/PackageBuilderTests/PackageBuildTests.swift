@@ -233,6 +233,12 @@ struct PackageBuildTests {
                               cp main.c "${{targets.destdir}}/usr/src/"
                         """, repo: repo, in: dir.path)
                 }
+                let unchecked = await #expect(throws: LaminaError.self) {
+                    try await PackageBuild(
+                        options: Self.options(config: try config(""), repo: repo, out: dir.file("packages"), cache: dir.file("cache"), temp: dir.file("tmp"))
+                    ).run()
+                }
+                #expect(unchecked?.message.contains("One of expected-sha256 or expected-sha512 is required") == true)
                 let wrong = String(repeating: "0", count: 64)
                 let error = await #expect(throws: LaminaError.self) {
                     try await PackageBuild(

@@ -24,7 +24,9 @@ struct SourceFetcher: Sendable {
         } else if let sha512 = action.expectedSHA512, !sha512.isEmpty {
             expected = (.sha512, sha512.lowercased())
         } else {
-            throw LaminaError(.invalidInput, "fetch needs expected-sha256 or expected-sha512", subject: "step '\(step)'")
+            throw LaminaError(
+                .invalidInput, "One of expected-sha256 or expected-sha512 is required (fetch of \(action.uri))",
+                subject: "step '\(step)'")
         }
         let folder = cacheDirectory + "/sources/" + (expected.algorithm == .sha256 ? "sha256" : "sha512")
         let cached = folder + "/" + expected.hex
