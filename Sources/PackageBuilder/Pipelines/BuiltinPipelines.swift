@@ -8,6 +8,7 @@
 // (`autoconf/make` → `Builtin/autoconf.make.yaml`). Adding a pipeline: add the file, list it in Package.swift,
 // and add it to `BuiltinPipelines.definitions`; a test checks that the three agree.
 
+import Config
 import Foundation
 
 /// The built-in pipelines, by `uses:` name.
@@ -67,6 +68,12 @@ public enum BuiltinPipelines {
         "xcover/stop": text(PackageResources.xcover_stop_yaml),
         "xcover/wait": text(PackageResources.xcover_wait_yaml),
     ]
+
+    /// The definitions decoded, for `PipelineLoader` (one that does not decode is left out, so that loading it
+    /// reports the error).
+    static let decoded: [String: Pipeline] = definitions.reduce(into: [:]) { result, entry in
+        result[entry.key] = try? Pipeline.decodeDefinition(yaml: entry.value, file: "builtin:\(entry.key).yaml")
+    }
 
     /// Every built-in name, sorted.
     public static var names: [String] { definitions.keys.sorted() }
