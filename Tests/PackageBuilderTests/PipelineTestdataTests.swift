@@ -219,5 +219,7 @@ struct PipelineTestdataTests {
         #expect(json.hasPrefix(#"{"package":{"name":"hello","version":"2.12","epoch":0,"#))
         #expect(json.contains(#""pipeline":[{"uses":"fetch","with":{"expected-sha256":"#))
         #expect(json.contains(#"\u0026\u0026"#))
+        #expect(json.contains(#""resources":{}"#))
+        #expect(json.contains(#""update":{"enabled":false}"#))
     }
 }

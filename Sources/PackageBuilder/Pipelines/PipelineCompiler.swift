@@ -150,6 +150,8 @@ public struct PipelineCompiler: Sendable {
     public func compiledConfiguration() throws -> BuildConfiguration {
         let build = try prepare()
         var result = build.configuration
+        // melange's loader gives every package a (possibly empty) `resources` block.
+        if result.package.resources == nil { result.package.resources = Resources() }
         var session = Session(compiler: self)
         var discarded: [CompiledStep] = []
         let base = try baseEnvironment(
