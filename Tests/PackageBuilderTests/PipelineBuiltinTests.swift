@@ -283,6 +283,93 @@ struct PipelineBuiltinTests {
         }
     }
 
+    /// `sparse-paths` checks out only the folders named; a clone that keeps failing is retried `max-retries` times.
+    @Test(.enabled(if: hasGit, "needs git"))
+    func gitCheckoutSparsePathsAndRetries() throws {
+        try TemporaryDirectory.withSync { directory in
+            let environment = [
+                "HOME": directory.path, "PATH": "/usr/bin:/bin", "GIT_CONFIG_NOSYSTEM": "1", "GIT_AUTHOR_NAME": "t",
+                "GIT_AUTHOR_EMAIL": "t@example.com", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com",
+            ]
+            let setup = try Self.run(
+                "/bin/sh",
+                [
+                    "-c",
+                    "set -e; git init -q -b main mono; cd mono; mkdir -p a b/c; echo a > a/file; echo b > b/c/file; "
+                        + "echo top > README; git add .; git commit -q -m one; git tag 1.0",
+                ],
+                in: directory.path, environment: environment)
+            #expect(setup.status == 0, "\(setup.output)")
+            let workspace = directory.file("workspace")
+            try FileManager.default.createDirectory(atPath: workspace, withIntermediateDirectories: true)
+            var result = try Self.runSteps(
+                try Self.steps(
+                    """
+                      - uses: git-checkout
+                        with:
+                          repository: file://\(directory.path)/mono
+                          tag: "1.0"
+                          sparse-paths: b/c
+                    """), workspace: workspace)
+            #expect(result.status == 0, "\(result.output)")
+            #expect(FileManager.default.fileExists(atPath: workspace + "/b/c/file"))
+            #expect(FileManager.default.fileExists(atPath: workspace + "/README"))
+            #expect(!FileManager.default.fileExists(atPath: workspace + "/a/file"))
+
+            result = try Self.runSteps(
+                try Self.steps(
+                    """
+                      - uses: git-checkout
+                        with:
+                          repository: file://\(directory.path)/nowhere
+                          destination: missing
+                          max-retries: 2
+                          initial-backoff: 0
+                    """), workspace: workspace)
+            #expect(result.status != 0)
+            #expect(result.output.contains("retry 2 of 2"))
+            #expect(result.output.contains("failed (2 retries)"))
+        }
+    }
+
+    /// `git-am` applies mail-formatted patches as commits, in order.
+    @Test(.enabled(if: hasGit, "needs git"))
+    func gitAmAppliesPatchesAsCommits() throws {
+        try TemporaryDirectory.withSync { directory in
+            let environment = [
+                "HOME": directory.path, "PATH": "/usr/bin:/bin", "GIT_CONFIG_NOSYSTEM": "1", "GIT_AUTHOR_NAME": "t",
+                "GIT_AUTHOR_EMAIL": "t@example.com", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com",
+            ]
+            // Two patches made in a scratch clone, then applied to the original (the workspace).
+            let setup = try Self.run(
+                "/bin/sh",
+                [
+                    "-c",
+                    """
+                    set -e
+                    git init -q -b main workspace; cd workspace; echo one > file; git add file; git commit -q -m one
+                    cd ..; git clone -q workspace scratch; cd scratch
+                    echo two >> file; git commit -q -am two; echo three >> file; git commit -q -am three
+                    git format-patch -q -2 -o ../workspace/patches
+                    """,
+                ],
+                in: directory.path, environment: environment)
+            #expect(setup.status == 0, "\(setup.output)")
+            let workspace = directory.file("workspace")
+            let result = try Self.runSteps(
+                try Self.steps(
+                    """
+                      - uses: git-am
+                        with:
+                          patches: patches/0001-two.patch patches/0002-three.patch
+                    """), workspace: workspace)
+            #expect(result.status == 0, "\(result.output)")
+            #expect(try String(contentsOfFile: workspace + "/file", encoding: .utf8) == "one\ntwo\nthree\n")
+            let log = try Self.run("/usr/bin/git", ["log", "--format=%s"], in: workspace, environment: environment)
+            #expect(log.output == "three\ntwo\none\n")
+        }
+    }
+
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/patch"), "needs GNU patch"))
     func patchAppliesListAndSeries() throws {
         try TemporaryDirectory.withSync { directory in
