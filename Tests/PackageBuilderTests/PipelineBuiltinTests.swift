@@ -170,14 +170,20 @@ struct PipelineBuiltinTests {
 
     static let hasGit = FileManager.default.isExecutableFile(atPath: "/usr/bin/git")
 
+    /// git run by the tests themselves: no system configuration, a fixed identity.
+    static func gitEnvironment(home: String) -> [String: String] {
+        [
+            "HOME": home, "PATH": "/usr/bin:/bin", "GIT_CONFIG_NOSYSTEM": "1", "GIT_AUTHOR_NAME": "t",
+            "GIT_AUTHOR_EMAIL": "t@example.com", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com",
+        ]
+    }
+
     /// A repository with two commits on `main`, tag `1.0` (lightweight) on the first, `2.0` (annotated) on the
     /// second. Returns the commit hashes and the annotated tag object.
     static func makeRepository(at path: String) throws -> (first: String, second: String, tagObject: String) {
-        let environment = [
-            "HOME": path, "PATH": "/usr/bin:/bin", "GIT_CONFIG_NOSYSTEM": "1", "GIT_AUTHOR_NAME": "t",
-            "GIT_AUTHOR_EMAIL": "t@example.com", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com",
-            "GIT_AUTHOR_DATE": "@1700000000 +0000", "GIT_COMMITTER_DATE": "@1700000000 +0000",
-        ]
+        var environment = gitEnvironment(home: path)
+        environment["GIT_AUTHOR_DATE"] = "@1700000000 +0000"
+        environment["GIT_COMMITTER_DATE"] = "@1700000000 +0000"
         let script = """
             set -e
             git init -q -b main repo
@@ -287,10 +293,7 @@ struct PipelineBuiltinTests {
     @Test(.enabled(if: hasGit, "needs git"))
     func gitCheckoutSparsePathsAndRetries() throws {
         try TemporaryDirectory.withSync { directory in
-            let environment = [
-                "HOME": directory.path, "PATH": "/usr/bin:/bin", "GIT_CONFIG_NOSYSTEM": "1", "GIT_AUTHOR_NAME": "t",
-                "GIT_AUTHOR_EMAIL": "t@example.com", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com",
-            ]
+            let environment = Self.gitEnvironment(home: directory.path)
             let setup = try Self.run(
                 "/bin/sh",
                 [
@@ -336,10 +339,7 @@ struct PipelineBuiltinTests {
     @Test(.enabled(if: hasGit, "needs git"))
     func gitAmAppliesPatchesAsCommits() throws {
         try TemporaryDirectory.withSync { directory in
-            let environment = [
-                "HOME": directory.path, "PATH": "/usr/bin:/bin", "GIT_CONFIG_NOSYSTEM": "1", "GIT_AUTHOR_NAME": "t",
-                "GIT_AUTHOR_EMAIL": "t@example.com", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com",
-            ]
+            let environment = Self.gitEnvironment(home: directory.path)
             // Two patches made in a scratch clone, then applied to the original (the workspace).
             let setup = try Self.run(
                 "/bin/sh",
