@@ -669,7 +669,7 @@ struct Session {
             uri: uri, expectedSHA256: sha256.isEmpty ? nil : sha256, expectedSHA512: sha512.isEmpty ? nil : sha512,
             destination: relativeDirectory + file, extract: try input("extract") == "true", stripComponents: strip,
             purgeArchive: try input("delete") == "true", purlName: try input("purl-name"),
-            purlVersion: try input("purl-version"))
+            purlVersion: try input("purl-version"), expectedNone: !(try input("expected-none")).isEmpty)
     }
 
     /// The last path component of a URI, without query or fragment.
