@@ -8,12 +8,10 @@ import PackageBuilder
 struct PackageCompile: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "compile", abstract: "Print the compiled configuration of a melange.yaml as JSON.",
-        discussion: """
-            As `melange compile`: the configuration after variables, build options and `range:` subpackages are
-            applied, with every `uses:` step expanded into the steps of the pipeline it names (inputs checked,
-            defaults filled in) and the packages those pipelines need added to the environments, as one line of
-            JSON. The test pipelines are compiled too. Nothing runs and nothing is written.
-            """)
+        discussion: "As `melange compile`: the configuration after variables, build options and `range:` subpackages "
+            + "are applied, with every `uses:` step expanded into the steps of the pipeline it names (inputs checked, "
+            + "defaults filled in) and the packages those pipelines need added to the environments, as one line of "
+            + "JSON. The test pipelines are compiled too. Nothing runs and nothing is written.")
 
     @Argument(help: "The melange.yaml.") var config: String = "melange.yaml"
     @Option(name: .customLong("arch"), help: "The architecture to compile for (default: the host's).") var arch: String?
