@@ -136,14 +136,22 @@ struct PipelineBuiltinTests {
 
     /// Runs the `.run` steps of `steps` with /bin/sh in `workspace` (instead of /home/build), as `StepScript` wraps
     /// them. Stops at the first failure.
-    static func runSteps(_ steps: [CompiledStep], workspace: String) throws -> Result {
+    /// - Parameters:
+    ///   - pathPrefix: folders put before the host's on PATH (test doubles of guest tools).
+    ///   - rewritingScripts: `/home/build` in the scripts themselves is replaced by `workspace` too.
+    static func runSteps(
+        _ steps: [CompiledStep], workspace: String, pathPrefix: String? = nil, rewritingScripts: Bool = false
+    ) throws -> Result {
         var output = ""
         for step in steps {
             guard var buildStep = step.buildStep else { continue }
             buildStep.workingDirectory = workspace + String(step.workingDirectory.dropFirst("/home/build".count))
+            if rewritingScripts {
+                buildStep.script = buildStep.script.replacingOccurrences(of: "/home/build", with: workspace)
+            }
             var environment = step.environment
             environment["HOME"] = workspace
-            environment["PATH"] = "/usr/local/bin:/usr/bin:/bin"
+            environment["PATH"] = (pathPrefix.map { $0 + ":" } ?? "") + "/usr/local/bin:/usr/bin:/bin"
             environment["GIT_CONFIG_NOSYSTEM"] = "1"
             let result = try run(
                 "/bin/sh", ["-c", StepScript.wrap(buildStep)], in: workspace, environment: environment)
@@ -332,6 +340,74 @@ struct PipelineBuiltinTests {
             #expect(result.status != 0)
             #expect(result.output.contains("retry 2 of 2"))
             #expect(result.output.contains("failed (2 retries)"))
+        }
+    }
+
+    static let canSplitDebug = ["/usr/bin/cc", "/usr/bin/objcopy", "/usr/bin/readelf"].allSatisfy {
+        FileManager.default.isExecutableFile(atPath: $0)
+    }
+
+    /// `split/debug` on a real shared object: the debugging information moves to /usr/lib/debug/….debug in the
+    /// subpackage, the library keeps its mode and gets a .gnu_debuglink. Without pax-utils' scanelf on the host, a
+    /// stand-in built on readelf answers the one query the pipeline makes (ET_DYN files under a folder).
+    @Test(.enabled(if: canSplitDebug, "needs cc, objcopy and readelf"))
+    func splitDebugMovesDebuggingInformation() throws {
+        try TemporaryDirectory.withSync { directory in
+            let workspace = directory.file("workspace")
+            let lib = workspace + "/melange-out/thing/usr/lib"
+            try FileManager.default.createDirectory(atPath: lib, withIntermediateDirectories: true)
+            try "int thing(void) { return 42; }\n".write(
+                toFile: directory.file("thing.c"), atomically: true, encoding: .utf8)
+            let compiled = try Self.run(
+                "/usr/bin/cc", ["-g", "-shared", "-fPIC", "-o", lib + "/libthing.so.1", directory.file("thing.c")],
+                in: directory.path)
+            #expect(compiled.status == 0, "\(compiled.output)")
+            try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: lib + "/libthing.so.1")
+
+            var pathPrefix: String?
+            if CommandRunner.which("scanelf") == nil {
+                let tools = directory.file("tools")
+                try FileManager.default.createDirectory(atPath: tools, withIntermediateDirectories: true)
+                let standIn = """
+                    #!/bin/sh
+                    # scanelf --recursive --nobanner --etype ET_DYN --format '%F' DIR: the ET_DYN files under DIR.
+                    for dir; do :; done
+                    find "$dir" -type f | while IFS= read -r file; do
+                      readelf -h "$file" 2>/dev/null | grep -q 'Type: *DYN' && echo "$file"
+                    done
+                    exit 0
+                    """
+                try standIn.write(toFile: tools + "/scanelf", atomically: true, encoding: .utf8)
+                try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: tools + "/scanelf")
+                pathPrefix = tools
+            }
+            let plan = try PipelineCompiler(
+                configuration: try BuildConfiguration.prepare(
+                    yaml: """
+                        package:
+                          name: thing
+                          version: "1.0"
+                        subpackages:
+                          - name: thing-dbg
+                            pipeline:
+                              - uses: split/debug
+                        """
+                ).configuration,
+                context: BuildContext(architecture: try Architecture("x86_64"))
+            ).compile()
+            let result = try Self.runSteps(
+                plan.subpackages.flatMap(\.steps), workspace: workspace, pathPrefix: pathPrefix, rewritingScripts: true)
+            #expect(result.status == 0, "\(result.output)")
+            let debug = workspace + "/melange-out/thing-dbg/usr/lib/debug/usr/lib/libthing.so.1.debug"
+            #expect(FileManager.default.fileExists(atPath: debug))
+            let sections = try Self.run("/usr/bin/readelf", ["-S", lib + "/libthing.so.1"], in: directory.path)
+            #expect(sections.output.contains(".gnu_debuglink"))
+            #expect(!sections.output.contains(".debug_info"))
+            let debugSections = try Self.run("/usr/bin/readelf", ["-S", debug], in: directory.path)
+            #expect(debugSections.output.contains(".debug_info"))
+            let mode = try FileManager.default.attributesOfItem(atPath: lib + "/libthing.so.1")[.posixPermissions]
+            #expect((mode as? Int) == 0o755)
+            #expect(!FileManager.default.fileExists(atPath: workspace + "/melange-out/thing/.lamina-debug-inodes"))
         }
     }
 
