@@ -83,7 +83,8 @@ struct ConfigCompatibilityTests {
             let missing = try CommandRunner.lamina(["image", "show-config", "sub/top.yaml"], directory: dir.path)
             #expect(missing.status == 1)
             #expect(missing.stderr.contains("sub/top.yaml:1:10"))
-            #expect(missing.stderr.contains("cannot find included file 'base.yaml' (looked in: base.yaml, sub/base.yaml)"))
+            #expect(
+                missing.stderr.contains("cannot find included file 'base.yaml' (looked in: base.yaml, sub/base.yaml)"))
         }
     }
 

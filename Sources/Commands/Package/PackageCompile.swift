@@ -19,10 +19,13 @@ struct PackageCompile: AsyncParsableCommand {
         name: .customLong("build-option"), parsing: .singleValue,
         help: "Enable an `options:` entry of the config (repeatable or comma-separated).")
     var buildOptions: [String] = []
-    @Option(name: .customLong("pipeline-dir"), help: "Extra folder of pipeline definitions, searched first (repeatable).")
+    @Option(
+        name: .customLong("pipeline-dir"), help: "Extra folder of pipeline definitions, searched first (repeatable).")
     var pipelineDirs: [String] = []
-    @Option(name: .customLong("vars-file"), help: "YAML/KEY: VALUE file of variables merged over `vars:`.") var varsFile: String?
-    @Option(name: .customLong("env-file"), help: "KEY=VALUE file of environment variables for the steps.") var envFile: String?
+    @Option(name: .customLong("vars-file"), help: "YAML/KEY: VALUE file of variables merged over `vars:`.")
+    var varsFile: String?
+    @Option(name: .customLong("env-file"), help: "KEY=VALUE file of environment variables for the steps.")
+    var envFile: String?
     @Option(
         name: .customLong("bench"),
         help: ArgumentHelp(

@@ -25,7 +25,8 @@ public enum ConfigurationCompilation {
         }
 
         var context: BuildContext {
-            BuildContext(architecture: architecture, buildOptions: buildOptions, pipelineDirectories: pipelineDirectories)
+            BuildContext(
+                architecture: architecture, buildOptions: buildOptions, pipelineDirectories: pipelineDirectories)
         }
     }
 

@@ -188,7 +188,8 @@ public struct PipelineCompiler: Sendable {
         }
         result.subpackages = subpackages
         result.data = []
-        result.environment.contents.packages = Self.unique(build.configuration.environment.contents.packages + session.needs)
+        result.environment.contents.packages = Self.unique(
+            build.configuration.environment.contents.packages + session.needs)
 
         if let test = build.configuration.test {
             let packageName = build.configuration.package.name
