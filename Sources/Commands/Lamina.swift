@@ -38,7 +38,7 @@ public struct PackageCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "package",
         abstract: "Build, create, inspect, verify and index .apk packages.",
-        subcommands: [PackageBuildCommand.self, PackageTestCommand.self, PackageCreate.self, PackageVerify.self, PackageInfoCommand.self, PackageIndex.self]
+        subcommands: [PackageBuildCommand.self, PackageTestCommand.self, PackageCompile.self, PackageCreate.self, PackageVerify.self, PackageInfoCommand.self, PackageIndex.self]
     )
     public init() {}
 }

@@ -124,7 +124,7 @@ struct SubstitutionTests {
         #expect(try scope.apply("${{inputs.uri}} ${{inputs.strip-components}} ${{inputs.name}}")
             == "https://x/hello-2.12.tgz 1 hello")
         let missing = try #require(throws: LaminaError.self) { try Self.variables.forPipeline(with: [:], inputs: inputs) }
-        #expect(missing.message == "required input 'uri' is missing")
+        #expect(missing.message == #"required input "uri" for pipeline is missing"#)
         let badSHA = try #require(throws: LaminaError.self) {
             try Self.variables.forPipeline(with: ["uri": "u", "expected-sha256": "abc"], inputs: inputs)
         }

@@ -203,7 +203,7 @@ struct PackageBuildTests {
             let sha256 = Hasher.digest(.sha256, bytes).hex
             try await withTestHTTPServer { server in
                 await server.setFile("/hello-1.0.tar.gz", bytes)
-                func config(_ checksum: String) throws -> String {
+                func config(_ checksum: String, check: String = "expected-sha256") throws -> String {
                     try Self.writeConfig(
                         """
                         package:
@@ -214,12 +214,18 @@ struct PackageBuildTests {
                           - uses: fetch
                             with:
                               uri: \(server.url("/hello-${{package.version}}.tar.gz"))
-                              expected-sha256: \(checksum)
+                              \(check): \(checksum)
                           - runs: |
                               mkdir -p "${{targets.destdir}}/usr/src"
                               cp main.c "${{targets.destdir}}/usr/src/"
                         """, repo: repo, in: dir.path)
                 }
+                let unchecked = await #expect(throws: LaminaError.self) {
+                    try await PackageBuild(
+                        options: Self.options(config: try config(""), repo: repo, out: dir.file("packages"), cache: dir.file("cache"), temp: dir.file("tmp"))
+                    ).run()
+                }
+                #expect(unchecked?.message.contains("One of expected-sha256 or expected-sha512 is required") == true)
                 let wrong = String(repeating: "0", count: 64)
                 let error = await #expect(throws: LaminaError.self) {
                     try await PackageBuild(
@@ -235,6 +241,15 @@ struct PackageBuildTests {
                 let package = try PackageReader().read(path: result.packages[0].path, listFiles: true)
                 #expect(package.files.map(\.entry.path).contains("usr/src/main.c"))
                 #expect(FileManager.default.fileExists(atPath: dir.file("cache/sources/sha256/" + sha256)))
+
+                // `expected-none`: downloaded without a check, stored under its sha256.
+                let noCheck = try await PackageBuild(
+                    options: Self.options(
+                        config: try config("true", check: "expected-none"), repo: repo, out: dir.file("packages2"),
+                        cache: dir.file("cache2"), temp: dir.file("tmp"))
+                ).run()
+                #expect(noCheck.packages.count == 1)
+                #expect(FileManager.default.fileExists(atPath: dir.file("cache2/sources/sha256/" + sha256)))
             }
         }
     }

@@ -136,14 +136,22 @@ struct PipelineBuiltinTests {
 
     /// Runs the `.run` steps of `steps` with /bin/sh in `workspace` (instead of /home/build), as `StepScript` wraps
     /// them. Stops at the first failure.
-    static func runSteps(_ steps: [CompiledStep], workspace: String) throws -> Result {
+    /// - Parameters:
+    ///   - pathPrefix: folders put before the host's on PATH (test doubles of guest tools).
+    ///   - rewritingScripts: `/home/build` in the scripts themselves is replaced by `workspace` too.
+    static func runSteps(
+        _ steps: [CompiledStep], workspace: String, pathPrefix: String? = nil, rewritingScripts: Bool = false
+    ) throws -> Result {
         var output = ""
         for step in steps {
             guard var buildStep = step.buildStep else { continue }
             buildStep.workingDirectory = workspace + String(step.workingDirectory.dropFirst("/home/build".count))
+            if rewritingScripts {
+                buildStep.script = buildStep.script.replacingOccurrences(of: "/home/build", with: workspace)
+            }
             var environment = step.environment
             environment["HOME"] = workspace
-            environment["PATH"] = "/usr/local/bin:/usr/bin:/bin"
+            environment["PATH"] = (pathPrefix.map { $0 + ":" } ?? "") + "/usr/local/bin:/usr/bin:/bin"
             environment["GIT_CONFIG_NOSYSTEM"] = "1"
             let result = try run(
                 "/bin/sh", ["-c", StepScript.wrap(buildStep)], in: workspace, environment: environment)
@@ -170,14 +178,20 @@ struct PipelineBuiltinTests {
 
     static let hasGit = FileManager.default.isExecutableFile(atPath: "/usr/bin/git")
 
+    /// git run by the tests themselves: no system configuration, a fixed identity.
+    static func gitEnvironment(home: String) -> [String: String] {
+        [
+            "HOME": home, "PATH": "/usr/bin:/bin", "GIT_CONFIG_NOSYSTEM": "1", "GIT_AUTHOR_NAME": "t",
+            "GIT_AUTHOR_EMAIL": "t@example.com", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com",
+        ]
+    }
+
     /// A repository with two commits on `main`, tag `1.0` (lightweight) on the first, `2.0` (annotated) on the
     /// second. Returns the commit hashes and the annotated tag object.
     static func makeRepository(at path: String) throws -> (first: String, second: String, tagObject: String) {
-        let environment = [
-            "HOME": path, "PATH": "/usr/bin:/bin", "GIT_CONFIG_NOSYSTEM": "1", "GIT_AUTHOR_NAME": "t",
-            "GIT_AUTHOR_EMAIL": "t@example.com", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com",
-            "GIT_AUTHOR_DATE": "@1700000000 +0000", "GIT_COMMITTER_DATE": "@1700000000 +0000",
-        ]
+        var environment = gitEnvironment(home: path)
+        environment["GIT_AUTHOR_DATE"] = "@1700000000 +0000"
+        environment["GIT_COMMITTER_DATE"] = "@1700000000 +0000"
         let script = """
             set -e
             git init -q -b main repo
@@ -280,6 +294,155 @@ struct PipelineBuiltinTests {
                     """), workspace: workspace)
             #expect(result.status != 0)
             #expect(result.output.contains("not the expected commit"))
+        }
+    }
+
+    /// `sparse-paths` checks out only the folders named; a clone that keeps failing is retried `max-retries` times.
+    @Test(.enabled(if: hasGit, "needs git"))
+    func gitCheckoutSparsePathsAndRetries() throws {
+        try TemporaryDirectory.withSync { directory in
+            let environment = Self.gitEnvironment(home: directory.path)
+            let setup = try Self.run(
+                "/bin/sh",
+                [
+                    "-c",
+                    "set -e; git init -q -b main mono; cd mono; mkdir -p a b/c; echo a > a/file; echo b > b/c/file; "
+                        + "echo top > README; git add .; git commit -q -m one; git tag 1.0",
+                ],
+                in: directory.path, environment: environment)
+            #expect(setup.status == 0, "\(setup.output)")
+            let workspace = directory.file("workspace")
+            try FileManager.default.createDirectory(atPath: workspace, withIntermediateDirectories: true)
+            var result = try Self.runSteps(
+                try Self.steps(
+                    """
+                      - uses: git-checkout
+                        with:
+                          repository: file://\(directory.path)/mono
+                          tag: "1.0"
+                          sparse-paths: b/c
+                    """), workspace: workspace)
+            #expect(result.status == 0, "\(result.output)")
+            #expect(FileManager.default.fileExists(atPath: workspace + "/b/c/file"))
+            #expect(FileManager.default.fileExists(atPath: workspace + "/README"))
+            #expect(!FileManager.default.fileExists(atPath: workspace + "/a/file"))
+
+            result = try Self.runSteps(
+                try Self.steps(
+                    """
+                      - uses: git-checkout
+                        with:
+                          repository: file://\(directory.path)/nowhere
+                          destination: missing
+                          max-retries: 2
+                          initial-backoff: 0
+                    """), workspace: workspace)
+            #expect(result.status != 0)
+            #expect(result.output.contains("retry 2 of 2"))
+            #expect(result.output.contains("failed (2 retries)"))
+        }
+    }
+
+    static let canSplitDebug = ["/usr/bin/cc", "/usr/bin/objcopy", "/usr/bin/readelf"].allSatisfy {
+        FileManager.default.isExecutableFile(atPath: $0)
+    }
+
+    /// `split/debug` on a real shared object: the debugging information moves to /usr/lib/debug/….debug in the
+    /// subpackage, the library keeps its mode and gets a .gnu_debuglink. Without pax-utils' scanelf on the host, a
+    /// stand-in built on readelf answers the one query the pipeline makes (ET_DYN files under a folder).
+    @Test(.enabled(if: canSplitDebug, "needs cc, objcopy and readelf"))
+    func splitDebugMovesDebuggingInformation() throws {
+        try TemporaryDirectory.withSync { directory in
+            let workspace = directory.file("workspace")
+            let lib = workspace + "/melange-out/thing/usr/lib"
+            try FileManager.default.createDirectory(atPath: lib, withIntermediateDirectories: true)
+            try "int thing(void) { return 42; }\n".write(
+                toFile: directory.file("thing.c"), atomically: true, encoding: .utf8)
+            let compiled = try Self.run(
+                "/usr/bin/cc", ["-g", "-shared", "-fPIC", "-o", lib + "/libthing.so.1", directory.file("thing.c")],
+                in: directory.path)
+            #expect(compiled.status == 0, "\(compiled.output)")
+            try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: lib + "/libthing.so.1")
+
+            var pathPrefix: String?
+            if CommandRunner.which("scanelf") == nil {
+                let tools = directory.file("tools")
+                try FileManager.default.createDirectory(atPath: tools, withIntermediateDirectories: true)
+                let standIn = """
+                    #!/bin/sh
+                    # scanelf --recursive --nobanner --etype ET_DYN --format '%F' DIR: the ET_DYN files under DIR.
+                    for dir; do :; done
+                    find "$dir" -type f | while IFS= read -r file; do
+                      readelf -h "$file" 2>/dev/null | grep -q 'Type: *DYN' && echo "$file"
+                    done
+                    exit 0
+                    """
+                try standIn.write(toFile: tools + "/scanelf", atomically: true, encoding: .utf8)
+                try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: tools + "/scanelf")
+                pathPrefix = tools
+            }
+            let plan = try PipelineCompiler(
+                configuration: try BuildConfiguration.prepare(
+                    yaml: """
+                        package:
+                          name: thing
+                          version: "1.0"
+                        subpackages:
+                          - name: thing-dbg
+                            pipeline:
+                              - uses: split/debug
+                        """
+                ).configuration,
+                context: BuildContext(architecture: try Architecture("x86_64"))
+            ).compile()
+            let result = try Self.runSteps(
+                plan.subpackages.flatMap(\.steps), workspace: workspace, pathPrefix: pathPrefix, rewritingScripts: true)
+            #expect(result.status == 0, "\(result.output)")
+            let debug = workspace + "/melange-out/thing-dbg/usr/lib/debug/usr/lib/libthing.so.1.debug"
+            #expect(FileManager.default.fileExists(atPath: debug))
+            let sections = try Self.run("/usr/bin/readelf", ["-S", lib + "/libthing.so.1"], in: directory.path)
+            #expect(sections.output.contains(".gnu_debuglink"))
+            #expect(!sections.output.contains(".debug_info"))
+            let debugSections = try Self.run("/usr/bin/readelf", ["-S", debug], in: directory.path)
+            #expect(debugSections.output.contains(".debug_info"))
+            let mode = try FileManager.default.attributesOfItem(atPath: lib + "/libthing.so.1")[.posixPermissions]
+            #expect((mode as? Int) == 0o755)
+            #expect(!FileManager.default.fileExists(atPath: workspace + "/melange-out/thing/.lamina-debug-inodes"))
+        }
+    }
+
+    /// `git-am` applies mail-formatted patches as commits, in order.
+    @Test(.enabled(if: hasGit, "needs git"))
+    func gitAmAppliesPatchesAsCommits() throws {
+        try TemporaryDirectory.withSync { directory in
+            let environment = Self.gitEnvironment(home: directory.path)
+            // Two patches made in a scratch clone, then applied to the original (the workspace).
+            let setup = try Self.run(
+                "/bin/sh",
+                [
+                    "-c",
+                    """
+                    set -e
+                    git init -q -b main workspace; cd workspace; echo one > file; git add file; git commit -q -m one
+                    cd ..; git clone -q workspace scratch; cd scratch
+                    echo two >> file; git commit -q -am two; echo three >> file; git commit -q -am three
+                    git format-patch -q -2 -o ../workspace/patches
+                    """,
+                ],
+                in: directory.path, environment: environment)
+            #expect(setup.status == 0, "\(setup.output)")
+            let workspace = directory.file("workspace")
+            let result = try Self.runSteps(
+                try Self.steps(
+                    """
+                      - uses: git-am
+                        with:
+                          patches: patches/0001-two.patch patches/0002-three.patch
+                    """), workspace: workspace)
+            #expect(result.status == 0, "\(result.output)")
+            #expect(try String(contentsOfFile: workspace + "/file", encoding: .utf8) == "one\ntwo\nthree\n")
+            let log = try Self.run("/usr/bin/git", ["log", "--format=%s"], in: workspace, environment: environment)
+            #expect(log.output == "three\ntwo\none\n")
         }
     }
 

@@ -170,6 +170,68 @@ struct PipelineBusyboxTests {
         }
     }
 
+    /// `split/infodir` and `split/alldocs` (melange's documentation splits) and `perl/cleanup`, with busybox.
+    @Test func documentationSplitsAndPerlCleanup() throws {
+        try TemporaryDirectory.withSync { directory in
+            let busybox = try Busybox(in: directory)
+            let workspace = directory.file("workspace")
+            let main = workspace + "/melange-out/thing"
+            for file in [
+                "usr/share/info/thing.info", "usr/share/info/dir", "usr/share/man/man1/thing.1",
+                "usr/local/share/man/man3/thing.3", "usr/share/doc/thing/README", "usr/bin/thing",
+                "usr/lib/perl5/vendor_perl/Thing.pm", "usr/lib/perl5/vendor_perl/auto/Thing/.packlist",
+                "usr/lib/perl5/core_perl/perllocal.pod",
+            ] {
+                try Self.write("x\n", to: "\(main)/\(file)")
+            }
+            let plan = try Self.plan(
+                """
+                package:
+                  name: thing
+                  version: 1.0
+                pipeline:
+                  - uses: perl/cleanup
+                subpackages:
+                  - name: thing-info
+                    pipeline:
+                      - uses: split/infodir
+                  - name: thing-doc
+                    pipeline:
+                      - uses: split/alldocs
+                """)
+            let result = try busybox.run(plan.main.steps + plan.subpackages.flatMap(\.steps), workspace: workspace)
+            #expect(result.status == 0, "\(result.output)")
+            let out = workspace + "/melange-out"
+            for file in [
+                "thing-info/usr/share/info/thing.info", "thing-doc/usr/share/man/man1/thing.1",
+                "thing-doc/usr/share/man/man3/thing.3", "thing-doc/usr/share/doc/thing/README", "thing/usr/bin/thing",
+                "thing/usr/lib/perl5/vendor_perl/Thing.pm",
+            ] {
+                #expect(Self.exists("\(out)/\(file)"), "missing \(file)")
+            }
+            for gone in [
+                "thing-info/usr/share/info/dir", "thing/usr/share/info", "thing/usr/share/man", "thing/usr/local",
+                "thing/usr/share/doc", "thing/usr/lib/perl5/vendor_perl/auto/Thing/.packlist",
+                "thing/usr/lib/perl5/core_perl/perllocal.pod",
+            ] {
+                #expect(!Self.exists("\(out)/\(gone)"), "\(gone) should be gone")
+            }
+
+            // A package cannot split files out of itself.
+            let itself = try Self.plan(
+                """
+                package:
+                  name: thing
+                  version: 1.0
+                pipeline:
+                  - uses: split/alldocs
+                """)
+            let refused = try busybox.run(itself.main.steps, workspace: workspace)
+            #expect(refused.status != 0)
+            #expect(refused.output.contains("cannot split files out of itself"))
+        }
+    }
+
     @Test func fetchUnpacksWithBusyboxTar() throws {
         try TemporaryDirectory.withSync { directory in
             let busybox = try Busybox(in: directory)

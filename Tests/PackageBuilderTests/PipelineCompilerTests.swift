@@ -204,7 +204,7 @@ struct PipelineCompilerTests {
                 Self.header + """
                       - uses: greet
                     """))
-        #expect(error.message.contains("pipeline 'greet': required input 'who' is missing"))
+        #expect(error.message.contains("pipeline 'greet': required input \"who\" for pipeline is missing"))
         #expect(Self.line(of: error) == 5)
     }
 
@@ -378,15 +378,20 @@ struct PipelineCompilerTests {
         #expect(action.extract == false)
     }
 
-    @Test func fetchNeedsAChecksum() throws {
-        let error = try #require(
-            Self.failure(
-                Self.header + """
-                      - uses: fetch
-                        with:
-                          uri: https://example.com/x.tar.gz
-                    """))
-        #expect(error.message.contains("needs 'expected-sha256' or 'expected-sha512'"))
+    /// Without a checksum the configuration still compiles (melange's fetch fails when it runs: see
+    /// PackageBuildTests.fetch); a malformed checksum is a compile error.
+    @Test func fetchChecksumIsCheckedWhenRunning() throws {
+        let plan = try Self.compile(
+            Self.header + """
+                  - uses: fetch
+                    with:
+                      uri: https://example.com/x.tar.gz
+                """)
+        guard case .fetch(let action) = plan.main.steps.first?.action else {
+            Issue.record("expected a fetch action")
+            return
+        }
+        #expect(action.expectedSHA256 == nil && action.expectedSHA512 == nil)
         let short = try #require(
             Self.failure(
                 Self.header + """
@@ -503,5 +508,73 @@ struct PipelineCompilerTests {
     ])
     func absoluteDirectories(input: String, expected: String) {
         #expect(PipelineCompiler.absoluteDirectory(input) == expected)
+    }
+
+    // MARK: - melange compile
+
+    static func compiledConfiguration(_ yaml: String, context: BuildContext = x86) throws -> BuildConfiguration {
+        let (configuration, sourceMap) = try BuildConfiguration.prepare(yaml: yaml, file: "melange.yaml")
+        var context = context
+        context.pipelineDirectories = ["/pipes"]
+        return try PipelineCompiler(
+            configuration: configuration, sourceMap: sourceMap, context: context,
+            loader: .inMemory(["/pipes/greet.yaml": greet])
+        ).compiledConfiguration()
+    }
+
+    /// The tree `melange compile` prints: `uses:` steps hold the used steps (nested `uses:` too), `with` keeps the
+    /// values that differ from the defaults, `needs` go to the environment once, every subpackage is listed with
+    /// its condition substituted, tests get the package under test.
+    @Test func compiledConfigurationIsMelangesTree() throws {
+        let compiled = try Self.compiledConfiguration(
+            """
+            package:
+              name: hi
+              version: 1.0.0
+            environment:
+              contents:
+                packages: [busybox]
+            pipeline:
+              - name: say hello
+                uses: greet
+                with:
+                  who: world
+                  greeting: hello
+                  tool: toilet
+            subpackages:
+              - name: hi-arm
+                if: ${{build.arch}} == 'aarch64'
+                pipeline:
+                  - uses: greet
+                    with:
+                      who: arm
+              - name: hi-doc
+                pipeline:
+                  - uses: split/manpages
+                test:
+                  pipeline:
+                    - uses: greet
+                      with:
+                        who: docs
+            """)
+        let step = try #require(compiled.pipeline.first)
+        #expect(step.name == "say hello" && step.uses == "greet")
+        #expect(step.with == ["who": "world", "tool": "toilet"])
+        #expect(step.inputs.isEmpty && step.needs == nil)
+        #expect(step.pipeline.count == 2)
+        #expect(step.pipeline[0].runs == "echo \"hello, world\" > /home/build/melange-out/hi/greeting")
+        let make = step.pipeline[1]
+        #expect(make.uses == "autoconf/make" && make.with == ["opts": "WHO=world"])
+        #expect(make.pipeline.first?.runs.contains("WHO=world") == true)
+
+        // Needs of the build, once each, after the declared packages; the disabled subpackage adds none.
+        #expect(compiled.environment.contents.packages == ["busybox", "toilet", "make"])
+        #expect(compiled.subpackages.map(\.name) == ["hi-arm", "hi-doc"])
+        #expect(compiled.subpackages[0].if == #""x86_64" == 'aarch64'"#)
+        #expect(compiled.subpackages[0].pipeline.first?.with == ["who": "arm"])
+        let test = try #require(compiled.subpackages[1].test)
+        #expect(test.environment.contents.packages == ["busybox", "figlet", "hi-doc", "make"])
+        #expect(test.pipeline.first?.pipeline.first?.runs.contains("hello, docs") == true)
+        #expect(compiled.package.resources == Resources())
     }
 }

@@ -6,33 +6,49 @@ import Testing
 
 @testable import PackageBuilder
 
-/// Compiles every melange configuration in the shared test data.
+/// Compiles every melange configuration in the shared test data, as `melange compile` does.
 @Suite(.enabled(if: SharedTestData.isAvailable, "needs ../shared/testdata"))
 struct PipelineTestdataTests {
-    static func yamlFiles(in directory: String, where include: (String) -> Bool = { _ in true }) -> [String] {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: SharedTestData.path(directory))) ?? []
-        return names.filter { $0.hasSuffix(".yaml") && include($0) }.sorted().map { "\(directory)/\($0)" }
-    }
-
     static let e2e = "chainguard-dev+melange/e2e-tests"
+    static let examples = "chainguard-dev+melange/examples"
+    static let load = "chainguard-dev+melange/pkg/build/testdata/configuration_load"
 
-    /// melange's examples, its e2e build/test configurations and the Wolfi package configurations.
+    /// Every melange configuration under the test data's melange, Wolfi and apko folders (paths relative to the
+    /// test data root), found as `lamina package compile --bench` finds them.
     static var configs: [String] {
-        yamlFiles(in: "chainguard-dev+melange/examples") + ["chainguard-dev+melange/examples/simple-hello/melange.yaml"]
-            + yamlFiles(in: e2e) { $0.hasSuffix("-build.yaml") || $0.hasSuffix("-test.yaml") }
-            + yamlFiles(in: "wolfi-dev+os")
+        let root = SharedTestData.path("")
+        let prefix = root.hasSuffix("/") ? root : root + "/"
+        return ["chainguard-dev+melange", "wolfi-dev+os", "chainguard-dev+apko"].flatMap { folder in
+            ((try? BuildConfiguration.findConfigurations(under: SharedTestData.path(folder))) ?? []).map {
+                String($0.dropFirst(prefix.count))
+            }
+        }
     }
 
-    /// What compiling `file` gives: "ok", "missing NAME" (a `uses:` we do not ship), or "error: MESSAGE".
-    static func outcome(_ file: String, tests: Bool) -> String {
+    /// melange's e2e pipelines, then stand-ins for the Wolfi pipelines (`test/tw/…`, `git/gnulib-bootstrap`) and
+    /// the two melange load fixtures the configurations use but the test data does not hold (Tests/Fixtures).
+    static var pipelineDirectories: [String] {
+        [
+            SharedTestData.path("\(e2e)/pipelines"),
+            SharedTestData.packageRoot.appendingPathComponent("Tests/Fixtures/pipelines").path,
+        ]
+    }
+
+    static func compiler(_ file: String, architecture: String = "x86_64") throws -> PipelineCompiler {
+        PipelineCompiler(
+            loaded: try BuildConfiguration.load(path: SharedTestData.path(file)),
+            context: BuildContext(
+                architecture: try Architecture(architecture), pipelineDirectories: pipelineDirectories))
+    }
+
+    /// What compiling `file` gives: "ok", "missing NAME" (a `uses:` found nowhere), or "error: MESSAGE". Build
+    /// plan, test plan and compiled configuration must all succeed for "ok".
+    static func outcome(_ file: String) -> String {
         do {
-            let loaded = try BuildConfiguration.load(path: SharedTestData.path(file))
-            let compiler = PipelineCompiler(
-                loaded: loaded,
-                context: BuildContext(
-                    architecture: try Architecture("x86_64"),
-                    pipelineDirectories: [SharedTestData.path("\(e2e)/pipelines")]))
-            if tests { _ = try compiler.compileTests() } else { _ = try compiler.compile() }
+            let compiler = try Self.compiler(file)
+            _ = try compiler.compiledConfiguration()
+            _ = try compiler.compile()
+            _ = try compiler.compileTests()
             return "ok"
         } catch let error as LaminaError {
             if error.code == .notFound, let range = error.message.range(of: "no pipeline named '") {
@@ -44,65 +60,50 @@ struct PipelineTestdataTests {
         }
     }
 
-    static let examples = "chainguard-dev+melange/examples"
-
-    /// Build pipelines that do not compile, and why. Everything else must compile.
-    static let buildExceptions: [String: String] = [
-        "\(examples)/R-build.yaml": "missing R/build",
-        "\(examples)/go-bump.yaml": "missing go/bump",
-        "wolfi-dev+os/hello-wolfi.yaml": "missing git/gnulib-bootstrap",
-        // `fetch` without expected-sha256/-sha512: melange fails at run time, we at compile time.
-        "\(examples)/fetch-directory.yaml": "error: needs 'expected-sha256' or 'expected-sha512'",
-        "\(examples)/var-transforms.yaml": "error: needs 'expected-sha256' or 'expected-sha512'",
+    /// The configurations melange itself refuses (its `pkg/build` load tests expect these errors; the two
+    /// range files pass its load test, which does not compile, but lack a required input of `go/build`), and the
+    /// error we give. Everything else must compile.
+    static let refused: [String: String] = [
+        "\(load)/invalid-duplicate-package-name.melange.yaml": "has the same name as the main package",
+        "\(load)/invalid-package-name.melange.yaml": "invalid package name",
+        "\(load)/invalid-range-subpackage-name.melange.yaml": "invalid subpackage name",
+        "\(load)/missing-package-name.melange.yaml": "package.name: required field is missing",
+        "\(load)/unknown-fields.melange.yaml": "unknown key 'repositories' in 'environment'",
+        "\(load)/uses-and-runs.melange.yaml": "a step cannot have both 'uses'",
+        "\(load)/with-and-runs.melange.yaml": "'with' needs 'uses'",
+        "\(load)/range-subpackages.melange.yaml": "required input \"output\" for pipeline is missing",
+        "chainguard-dev+melange/pkg/build/testdata/test_configuration_load/range-subpackages.melange.yaml":
+            "required input \"output\" for pipeline is missing",
     ]
 
-    /// Test pipelines that do not compile (Wolfi's `test/*` pipelines live in wolfi-dev/os, not in melange).
-    static let testExceptions: [String: String] = [
-        "\(examples)/test-xcover.yaml": "missing xcover/profile",
-        "\(e2e)/xcover-nopkg-test.yaml": "missing xcover/profile",
-        "\(e2e)/xcover-project-scope-nopkg-test.yaml": "missing xcover/profile",
-        "wolfi-dev+os/apk-tools.yaml": "missing test/tw/ldd-check",
-        "wolfi-dev+os/busybox.yaml": "missing test/tw/ldd-check",
-        "wolfi-dev+os/ca-certificates.yaml": "missing test/no-docs",
-        "wolfi-dev+os/hello-wolfi.yaml": "missing test/tw/ldd-check",
-        "wolfi-dev+os/libcap.yaml": "missing test/tw/ldd-check",
-        "wolfi-dev+os/ruby3.2-base64.yaml": "missing test/tw/gem-check",
-        "wolfi-dev+os/zlib.yaml": "missing test/hardening-check",
-    ]
-
-    static func matches(_ outcome: String, _ expected: String?) -> Bool {
-        guard let expected else { return outcome == "ok" }
-        if expected.hasPrefix("error: ") {
-            return outcome.hasPrefix("error: ") && outcome.contains(expected.dropFirst(7))
+    @Test func everyConfigurationIsFound() {
+        let configs = Set(Self.configs)
+        #expect(configs.count >= 80, "found \(configs.count)")
+        #expect(Set(Self.refused.keys).isSubset(of: configs))
+        for expected in [
+            "\(Self.examples)/gnu-hello.yaml", "\(Self.examples)/simple-hello/melange.yaml",
+            "\(Self.e2e)/git-checkout-build.yaml",
+            "wolfi-dev+os/zlib.yaml", "chainguard-dev+melange/pkg/sca/testdata/go-fips-bin/go-fips-bin.yaml",
+            "chainguard-dev+apko/internal/cli/testdata/private_packages/package-x.melange.yaml",
+            "chainguard-dev+apko/pkg/apk/apk/testdata/replaces/melange.yaml",
+        ] {
+            #expect(configs.contains(expected), "\(expected) not found")
         }
-        return outcome == expected
-    }
-
-    @Test func configurationCount() {
-        #expect(Self.configs.count >= 65)
-        #expect(Set(Self.buildExceptions.keys).isSubset(of: Set(Self.configs)))
-        #expect(Set(Self.testExceptions.keys).isSubset(of: Set(Self.configs)))
+        #expect(!configs.contains { $0.hasPrefix("\(Self.e2e)/pipelines/") })
     }
 
     @Test(arguments: configs)
-    func buildPipelinesCompile(file: String) {
-        let outcome = Self.outcome(file, tests: false)
-        #expect(Self.matches(outcome, Self.buildExceptions[file]), "\(file): \(outcome)")
-    }
-
-    @Test(arguments: configs)
-    func testPipelinesCompile(file: String) {
-        let outcome = Self.outcome(file, tests: true)
-        #expect(Self.matches(outcome, Self.testExceptions[file]), "\(file): \(outcome)")
+    func compiles(file: String) {
+        let outcome = Self.outcome(file)
+        if let expected = Self.refused[file] {
+            #expect(outcome.hasPrefix("error: ") && outcome.contains(expected), "\(file): \(outcome)")
+        } else {
+            #expect(outcome == "ok", "\(file): \(outcome)")
+        }
     }
 
     static func plan(_ file: String, architecture: String = "x86_64") throws -> BuildPlan {
-        try PipelineCompiler(
-            loaded: try BuildConfiguration.load(path: SharedTestData.path(file)),
-            context: BuildContext(
-                architecture: try Architecture(architecture),
-                pipelineDirectories: [SharedTestData.path("\(Self.e2e)/pipelines")])
-        ).compile()
+        try compiler(file, architecture: architecture).compile()
     }
 
     static func script(_ step: CompiledStep) -> String? {
@@ -180,31 +181,45 @@ struct PipelineTestdataTests {
             _ = try Self.plan(file)
             Issue.record("expected a missing-input error")
         } catch let error as LaminaError {
-            #expect(error.message.contains("pipeline 'go/build': required input 'output' is missing"))
+            #expect(error.message.contains("pipeline 'go/build': required input \"output\" for pipeline is missing"))
             #expect(error.subject?.hasSuffix("range-subpackages.melange.yaml:33:11") == true)
         }
     }
 
-    /// Prints, for the report, every `uses:` in the test data that is neither built in nor in the e2e pipelines
-    /// directory, with how often it appears.
-    @Test func missingUsesSurvey() throws {
-        var counts: [String: Int] = [:]
-        let local = Set(
-            (try? FileManager.default.contentsOfDirectory(atPath: SharedTestData.path("\(Self.e2e)/pipelines"))) ?? [])
-        for file in Self.configs {
-            let text = try String(contentsOfFile: SharedTestData.path(file), encoding: .utf8)
-            for line in text.split(separator: "\n") {
-                let trimmed = line.drop { $0 == " " || $0 == "-" }
-                guard trimmed.hasPrefix("uses:") else { continue }
-                let name = trimmed.dropFirst(5).trimmingCharacters(in: .whitespaces)
-                if BuiltinPipelines.definitions[name] == nil, !local.contains(name + ".yaml") {
-                    counts[name, default: 0] += 1
-                }
-            }
-        }
-        for (name, count) in counts.sorted(by: { ($1.value, $0.key) < ($0.value, $1.key) }) {
-            print("missing uses: \(name) ×\(count)")
-        }
-        #expect(counts["git-checkout"] == nil && counts["fetch"] == nil && counts["split/dev"] == nil)
+    /// `melange compile`'s shape: `uses:` steps hold the used pipeline's steps, `with` keeps only values that differ
+    /// from the defaults, `needs` move into the environment, tests get the package under test.
+    @Test func compiledConfigurationExpandsUsesAsMelangeDoes() throws {
+        let compiled = try Self.compiler("\(Self.examples)/gnu-hello.yaml").compiledConfiguration()
+        let fetch = try #require(compiled.pipeline.first)
+        #expect(fetch.uses == "fetch")
+        #expect(fetch.with == [
+            "uri": "https://mirrors.ocf.berkeley.edu/gnu/hello/hello-2.12.tar.gz",
+            "expected-sha256": "cf04af86dc085268c5f4470fbae49b18afbc221b78096aab842d934a76bad0ab",
+        ])
+        #expect(fetch.inputs.isEmpty && fetch.needs == nil && !fetch.pipeline.isEmpty)
+        let configure = try #require(compiled.pipeline.first { $0.uses == "autoconf/configure" })
+        #expect(configure.with.isEmpty)
+        #expect(configure.pipeline.first?.runs.contains("--host='x86_64-pc-linux-gnu'") == true)
+        let packages = compiled.environment.contents.packages
+        #expect(Array(packages.prefix(2)) == ["build-base", "busybox"])
+        #expect(packages.contains("autoconf") && packages.contains("scanelf"))
+        #expect(Set(packages).count == packages.count)
+
+        // A test environment gets the package under test and the needs of its test pipelines, sorted.
+        let zlib = try Self.compiler("wolfi-dev+os/zlib.yaml").compiledConfiguration()
+        let dev = try #require(zlib.subpackages.first { $0.name == "zlib-dev" })
+        let testPackages = try #require(dev.test?.environment.contents.packages)
+        #expect(testPackages.contains("zlib-dev"))
+        #expect(testPackages == testPackages.sorted())
+        #expect(zlib.subpackages.map(\.name) == ["zlib-static", "zlib-dev", "minizip", "zlib-doc"])
+
+        // JSON as melange prints it: one line, Go's field names and escaping.
+        let json = try ConfigRenderer.json(compiled)
+        #expect(!json.contains("\n"))
+        #expect(json.hasPrefix(#"{"package":{"name":"hello","version":"2.12","epoch":0,"#))
+        #expect(json.contains(#""pipeline":[{"uses":"fetch","with":{"expected-sha256":"#))
+        #expect(json.contains(#"\u0026\u0026"#))
+        #expect(json.contains(#""resources":{}"#))
+        #expect(json.contains(#""update":{"enabled":false}"#))
     }
 }

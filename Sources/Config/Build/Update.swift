@@ -58,6 +58,8 @@ public struct Update: Codable, Sendable, Equatable {
         case schedule
         case enablePrereleaseTags = "enable-prerelease-tags"
         static let alwaysEncoded: Set<String> = ["enabled", "manual", "require-sequential"]
+        /// melange's `json` tags give `manual` and `require-sequential` `omitempty`, its `yaml` tags do not.
+        static let alwaysEncodedInJSON: Set<String> = ["enabled"]
     }
 }
 

@@ -44,8 +44,8 @@ extension ImageConfiguration {
     /// Loads an `apko.yaml`, resolving `include:` chains the way apko does, then applies apko's load-time
     /// rules (trailing `/` stripped from repositories; a `baseimage` allows only contents, archs and include).
     ///
-    /// An include path is looked up as written when absolute, else next to the including file, then under
-    /// each of `includePaths` (apko: the working directory and `--include-paths`). Remote includes
+    /// A relative include path is looked up as apko does, from the working directory, then under each of
+    /// `includePaths` (`--include-paths`), and finally next to the including file. Remote includes
     /// (`host/org/repo/path@ref`) are refused: they need the network.
     /// - Throws: `LaminaError` `.notFound` for missing files, `.invalidInput` for bad YAML, unknown keys,
     ///   include cycles and remote includes.
@@ -124,14 +124,21 @@ extension ImageConfiguration {
         if include.hasPrefix("/") {
             candidates = [include]
         } else {
-            let directory = (path as NSString).deletingLastPathComponent
-            candidates.append(directory.isEmpty ? include : (directory as NSString).appendingPathComponent(include))
+            // apko (`paths.ResolvePath`): as written, i.e. from the working directory, then under each include
+            // path; ours adds the including file's folder last.
+            candidates.append(include)
             for base in includePaths {
                 candidates.append(base.isEmpty ? include : (base as NSString).appendingPathComponent(include))
             }
+            let directory = (path as NSString).deletingLastPathComponent
+            if !directory.isEmpty { candidates.append((directory as NSString).appendingPathComponent(include)) }
         }
-        for candidate in candidates where FileManager.default.fileExists(atPath: candidate) {
-            return candidate
+        var seen: Set<String> = []
+        for candidate in candidates where seen.insert(candidate).inserted {
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: candidate, isDirectory: &isDirectory), !isDirectory.boolValue {
+                return candidate
+            }
         }
         if isRemoteInclude(include) {
             throw sourceMap.error(

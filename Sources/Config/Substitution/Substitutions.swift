@@ -293,7 +293,8 @@ extension Substitutions {
             throw site?.error(message) ?? LaminaError(.invalidInput, message)
         }
         var effective = with
-        for (name, input) in inputs {
+        for name in inputs.keys.sorted() {
+            let input = inputs[name] ?? PipelineInput()
             if effective[name, default: ""].isEmpty { effective[name] = input.defaultValue }
             let value = effective[name, default: ""]
             if !value.isEmpty {
@@ -306,8 +307,8 @@ extension Substitutions {
                 }
             }
             if input.required, value.isEmpty {
-                throw site?.error("required input '\(name)' is missing") ?? LaminaError(
-                    .invalidInput, "required input '\(name)' is missing")
+                throw site?.error("required input \"\(name)\" for pipeline is missing") ?? LaminaError(
+                    .invalidInput, "required input \"\(name)\" for pipeline is missing")
             }
         }
         var scope = self

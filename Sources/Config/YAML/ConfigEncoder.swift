@@ -3,6 +3,12 @@ import Yams
 /// Coding keys whose fields are written even when empty (Go fields without `omitempty`).
 protocol AlwaysEncodedKeys: CodingKey {
     static var alwaysEncoded: Set<String> { get }
+    /// The same for JSON, when the Go `json` tags differ from the `yaml` tags (default: `alwaysEncoded`).
+    static var alwaysEncodedInJSON: Set<String> { get }
+}
+
+extension AlwaysEncodedKeys {
+    static var alwaysEncodedInJSON: Set<String> { alwaysEncoded }
 }
 
 /// The encoded form of a configuration value: an ordered tree that both the YAML and the JSON writer read.
@@ -50,6 +56,8 @@ struct EncodedField {
     var explicit: Bool
     /// The key is in the type's `alwaysEncoded` set.
     var always: Bool
+    /// The key is in the type's `alwaysEncodedInJSON` set.
+    var alwaysInJSON: Bool
 }
 
 /// Encodes any `Encodable` into an `EncodedValue` tree.
@@ -66,7 +74,7 @@ final class EncoderBox {
     enum Content {
         case empty
         case value(EncodedValue)
-        case object([(String, EncoderBox, Bool, Bool)])
+        case object([(String, EncoderBox, Bool, Bool, Bool)])
         case dictionary([(String, EncoderBox)])
         case sequence([EncoderBox])
     }
@@ -77,7 +85,10 @@ final class EncoderBox {
         case .empty: return .null
         case .value(let value): return value
         case .object(let fields):
-            return .object(fields.map { EncodedField(key: $0.0, value: $0.1.value, explicit: $0.2, always: $0.3) })
+            return .object(
+                fields.map {
+                    EncodedField(key: $0.0, value: $0.1.value, explicit: $0.2, always: $0.3, alwaysInJSON: $0.4)
+                })
         case .dictionary(let entries):
             var result: [String: EncodedValue] = [:]
             for (key, box) in entries { result[key] = box.value }
@@ -119,8 +130,10 @@ struct TreeKeyedContainer<Key: CodingKey>: KeyedEncodingContainerProtocol {
         let child = EncoderBox()
         switch box.content {
         case .object(var fields):
-            let always = (Key.self as? any AlwaysEncodedKeys.Type)?.alwaysEncoded.contains(key.stringValue) ?? false
-            fields.append((key.stringValue, child, explicit, always))
+            let keys = Key.self as? any AlwaysEncodedKeys.Type
+            let always = keys?.alwaysEncoded.contains(key.stringValue) ?? false
+            let alwaysInJSON = keys?.alwaysEncodedInJSON.contains(key.stringValue) ?? false
+            fields.append((key.stringValue, child, explicit, always, alwaysInJSON))
             box.content = .object(fields)
         case .dictionary(var entries):
             entries.append((key.stringValue, child))

@@ -35,7 +35,7 @@ public enum ConfigRenderer {
             var kept: [EncodedField] = []
             for field in fields {
                 let omit: Bool
-                if field.always || field.explicit {
+                if (json ? field.alwaysInJSON : field.always) || field.explicit {
                     omit = false
                 } else if json {
                     omit = field.value.isEmptyScalarOrCollection
@@ -46,7 +46,7 @@ public enum ConfigRenderer {
                     kept.append(
                         EncodedField(
                             key: field.key, value: prune(field.value, json: json), explicit: field.explicit,
-                            always: field.always))
+                            always: field.always, alwaysInJSON: field.alwaysInJSON))
                 }
             }
             return .object(kept)

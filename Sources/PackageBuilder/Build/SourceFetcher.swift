@@ -23,8 +23,13 @@ struct SourceFetcher: Sendable {
             expected = (.sha256, sha256.lowercased())
         } else if let sha512 = action.expectedSHA512, !sha512.isEmpty {
             expected = (.sha512, sha512.lowercased())
+        } else if action.expectedNone {
+            try await fetchUnchecked(action, to: destination, step: step)
+            return
         } else {
-            throw LaminaError(.invalidInput, "fetch needs expected-sha256 or expected-sha512", subject: "step '\(step)'")
+            throw LaminaError(
+                .invalidInput, "One of expected-sha256 or expected-sha512 is required (fetch of \(action.uri))",
+                subject: "step '\(step)'")
         }
         let folder = cacheDirectory + "/sources/" + (expected.algorithm == .sha256 ? "sha256" : "sha512")
         let cached = folder + "/" + expected.hex
@@ -56,6 +61,39 @@ struct SourceFetcher: Sendable {
                 try Self.commit(temporary, to: cached, expected, uri: action.uri, verified: wanted != nil)
             }
         }
+        try Self.place(cached, at: destination)
+    }
+
+    /// `expected-none`: melange downloads without checking. The file is stored in the cache under its sha256
+    /// (so a later run that names the checksum finds it), but nothing can find it there for this step, so
+    /// `--offline` refuses a remote URI.
+    private func fetchUnchecked(_ action: FetchAction, to destination: String, step: String) async throws {
+        let folder = cacheDirectory + "/sources/sha256"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let temporary = PackageCache.privateName(for: folder + "/unchecked", suffix: "download")
+        if action.uri.hasPrefix("file://") || action.uri.hasPrefix("/") {
+            let source = action.uri.hasPrefix("file://") ? String(action.uri.dropFirst(7)) : action.uri
+            guard FileManager.default.fileExists(atPath: source) else {
+                throw LaminaError(.notFound, "no such file: '\(source)'", subject: "step '\(step)'")
+            }
+            try FileManager.default.copyItem(atPath: source, toPath: temporary)
+        } else {
+            guard !offline else {
+                throw LaminaError(
+                    .notFound, "--offline and \(action.uri) has no expected checksum to find it in the cache by",
+                    subject: "step '\(step)'")
+            }
+            progress?(.note("fetching \(action.uri) (expected-none: the download is not checked)"))
+            try await transport.download(action.uri, to: temporary, expected: nil)
+        }
+        let hex = try Hasher.digest(.sha256, file: temporary).hex
+        let cached = folder + "/" + hex
+        try Self.commit(temporary, to: cached, (.sha256, hex), uri: action.uri, verified: true)
+        try Self.place(cached, at: destination)
+    }
+
+    /// Copies a cached file to its place in the workspace.
+    static func place(_ cached: String, at destination: String) throws {
         let parent = (destination as NSString).deletingLastPathComponent
         try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
         try? FileManager.default.removeItem(atPath: destination)

@@ -80,9 +80,11 @@ public enum StepAction: Sendable, Hashable {
 public struct FetchAction: Sendable, Hashable {
     /// The URL, substituted (`${{package.version}}` …).
     public var uri: String
-    /// Lowercase hex; at least one of the two is set unless the step said `expected-none`.
+    /// Lowercase hex. When neither is set the fetch fails when it runs (as melange's), unless `expectedNone`.
     public var expectedSHA256: String?
     public var expectedSHA512: String?
+    /// The step set `expected-none`: download without checking.
+    public var expectedNone: Bool
     /// Where to store the file, relative to the workspace (`/home/build`): the step's working directory plus the
     /// last path component of the URL without query or fragment (`hello-2.12.tar.gz`, `src/hello-2.12.tar.gz`).
     /// Never absolute, never containing `..`.
@@ -100,11 +102,12 @@ public struct FetchAction: Sendable, Hashable {
     public init(
         uri: String, expectedSHA256: String? = nil, expectedSHA512: String? = nil, destination: String,
         extract: Bool = true, stripComponents: Int = 1, purgeArchive: Bool = false, purlName: String = "",
-        purlVersion: String = ""
+        purlVersion: String = "", expectedNone: Bool = false
     ) {
         self.uri = uri
         self.expectedSHA256 = expectedSHA256
         self.expectedSHA512 = expectedSHA512
+        self.expectedNone = expectedNone
         self.destination = destination
         self.extract = extract
         self.stripComponents = stripComponents

@@ -116,18 +116,92 @@ public struct PipelineCompiler: Sendable {
     private func compileTest(_ test: Test, packageName: String, scope: Substitutions, at path: ConfigPath) throws
         -> CompiledTestPlan
     {
+        try compileTestWithTree(test, packageName: packageName, scope: scope, at: path).plan
+    }
+
+    /// A test's plan, and its pipeline as melange's `compile` prints it.
+    private func compileTestWithTree(_ test: Test, packageName: String, scope: Substitutions, at path: ConfigPath)
+        throws -> (plan: CompiledTestPlan, pipeline: [Pipeline], needs: [String])
+    {
         var session = Session(compiler: self)
         let base = try baseEnvironment(
             test.environment.environment, scope: scope,
             at: Location(path.appending("environment").appending("environment")))
         var steps: [CompiledStep] = []
-        try session.compile(
+        let tree = try session.compile(
             test.pipeline, at: Location(path.appending("pipeline")), frame: Frame(scope: scope, environment: base),
             into: &steps)
-        return CompiledTestPlan(
+        let plan = CompiledTestPlan(
             packageName: packageName,
             environmentPackages: Self.unique(test.environment.contents.packages + [packageName] + session.needs),
             environmentConfiguration: test.environment, environment: base, steps: steps)
+        return (plan, tree, session.needs)
+    }
+
+    /// The configuration as `melange compile` prints it: build options applied, every `uses:` step holding the
+    /// steps of the pipeline it uses (see `Session.compile`), every subpackage listed (`range:` expanded, `if:`
+    /// substituted; the pipelines of those whose condition is false are checked but add no `needs`), the
+    /// `needs` of the build added to `environment.contents.packages` (without duplicates), and each test
+    /// environment given the package under test and its test's `needs` (sorted, without duplicates).
+    ///
+    /// Differences from melange: `runs` keeps its comments and layout (melange re-prints scripts through a
+    /// shell parser); a `uses:` step's `environment` keeps its own values over the used pipeline's.
+    /// - Throws: as `compile` and `compileTests`.
+    public func compiledConfiguration() throws -> BuildConfiguration {
+        let build = try prepare()
+        var result = build.configuration
+        // melange's loader gives every package a (possibly empty) `resources` block.
+        if result.package.resources == nil { result.package.resources = Resources() }
+        var session = Session(compiler: self)
+        var discarded: [CompiledStep] = []
+        let base = try baseEnvironment(
+            build.configuration.environment.environment, scope: build.scope,
+            at: Location(ConfigPath([.key("environment"), .key("environment")])))
+        result.pipeline = try session.compile(
+            build.configuration.pipeline, at: Location(ConfigPath([.key("pipeline")])),
+            frame: Frame(scope: build.scope, environment: base), into: &discarded)
+
+        var subpackages: [Subpackage] = []
+        for entry in build.subpackages {
+            var subpackage = entry.subpackage
+            let name = try entry.name(compiler: self)
+            subpackage.name = name
+            subpackage.range = ""
+            if !subpackage.if.isEmpty {
+                subpackage.if = try substituteQuoted(subpackage.if, entry.scope, at: Location(entry.path), key: ["if"])
+            }
+            var frame = Frame(scope: entry.scope, environment: base)
+            frame.active = try entry.isEnabled(compiler: self)
+            subpackage.pipeline = try session.compile(
+                entry.subpackage.pipeline, at: Location(entry.path.appending("pipeline")), frame: frame,
+                into: &discarded)
+            if let test = entry.subpackage.test {
+                let compiled = try compileTestWithTree(
+                    test, packageName: name, scope: entry.scope, at: entry.path.appending("test"))
+                var testResult = test
+                testResult.pipeline = compiled.pipeline
+                testResult.environment.contents.packages = Self.sortedUnique(
+                    test.environment.contents.packages + [name] + compiled.needs)
+                subpackage.test = testResult
+            }
+            subpackages.append(subpackage)
+        }
+        result.subpackages = subpackages
+        result.data = []
+        result.environment.contents.packages = Self.unique(
+            build.configuration.environment.contents.packages + session.needs)
+
+        if let test = build.configuration.test {
+            let packageName = build.configuration.package.name
+            let compiled = try compileTestWithTree(
+                test, packageName: packageName, scope: build.scope, at: ConfigPath([.key("test")]))
+            var testResult = test
+            testResult.pipeline = compiled.pipeline
+            testResult.environment.contents.packages = Self.sortedUnique(
+                test.environment.contents.packages + compiled.needs + [packageName])
+            result.test = testResult
+        }
+        return result
     }
 
     // MARK: - Preparation
@@ -245,6 +319,18 @@ public struct PipelineCompiler: Sendable {
         }
     }
 
+    /// `text` with every variable replaced by its Go-quoted value (for conditions), errors located at `location`
+    /// + `key`.
+    func substituteQuoted(_ text: String, _ scope: Substitutions, at location: Location, key: [String]) throws
+        -> String
+    {
+        do {
+            return try scope.applyQuoted(text)
+        } catch let error as LaminaError {
+            throw location.error(error.message, key: key, sourceMap: sourceMap, code: error.code)
+        }
+    }
+
     /// An `if:` condition (empty is true), errors located at `location` + `key`.
     func evaluate(_ condition: String, _ scope: Substitutions, at location: Location, key: [String]) throws -> Bool {
         do {
@@ -252,6 +338,10 @@ public struct PipelineCompiler: Sendable {
         } catch let error as LaminaError {
             throw location.error(error.message, key: key, sourceMap: sourceMap, code: error.code)
         }
+    }
+
+    static func sortedUnique(_ names: [String]) -> [String] {
+        Set(names.filter { !$0.isEmpty }).sorted()
     }
 
     static func unique(_ names: [String]) -> [String] {
@@ -382,12 +472,17 @@ struct Session {
 
     var sourceMap: SourceMap? { compiler.sourceMap }
 
+    /// Compiles `steps` into `output`.
+    /// - Returns: the steps as melange's `compile` leaves them (see `compile(_:at:frame:into:)`).
+    @discardableResult
     mutating func compile(_ steps: [Pipeline], at location: Location, frame: Frame, into output: inout [CompiledStep])
-        throws
+        throws -> [Pipeline]
     {
+        var compiled: [Pipeline] = []
         for (index, step) in steps.enumerated() {
-            _ = try compile(step, at: location.element(index), frame: frame, into: &output)
+            compiled.append(try compile(step, at: location.element(index), frame: frame, into: &output).compiled)
         }
+        return compiled
     }
 
     mutating func definition(_ name: String, at location: Location) throws -> PipelineDefinition {
@@ -403,11 +498,14 @@ struct Session {
     }
 
     /// Compiles one step and what is nested in it.
-    /// - Returns: whether the step's own condition holds (for `assertions.required-steps` of its parent).
+    /// - Returns: whether the step's own condition holds (for `assertions.required-steps` of its parent), and the
+    ///   step as melange's `compile` prints it: a `uses:` step holds the used pipeline's steps, `with` only the
+    ///   inputs whose (substituted) value differs from the declared default, `runs`, `if` (quoted values) and
+    ///   `working-directory` substituted, `inputs` and `needs` removed (the needs go to the environment).
     mutating func compile(
         _ original: Pipeline, at location: Location, frame parent: Frame,
         into output: inout [CompiledStep]
-    ) throws -> Bool {
+    ) throws -> (holds: Bool, compiled: Pipeline) {
         var step = original
         var definition: PipelineDefinition?
         if !step.uses.isEmpty, step.pipeline.isEmpty {
@@ -509,15 +607,28 @@ struct Session {
         childFrame.active = active
         if definition != nil { childFrame.enclosingName = name }
         var held = 0
+        var children: [Pipeline] = []
         for (index, child) in step.pipeline.enumerated() {
-            if try compile(child, at: inner.child(index), frame: childFrame, into: &output) { held += 1 }
+            let result = try compile(child, at: inner.child(index), frame: childFrame, into: &output)
+            if result.holds { held += 1 }
+            children.append(result.compiled)
         }
         if active, let assertions = step.assertions, assertions.requiredSteps != held {
             throw location.error(
                 "\(assertions.requiredSteps) nested step(s) must run, but the conditions of \(held) hold",
                 key: ["assertions", "required-steps"], sourceMap: sourceMap)
         }
-        return holds
+
+        var with: [String: String] = [:]
+        for key in step.with.keys {
+            let value = scope["inputs.\(key)"] ?? ""
+            if value != step.inputs[key]?.defaultValue ?? "" { with[key] = value }
+        }
+        let compiled = Pipeline(
+            if: step.if.isEmpty ? "" : (try? scope.applyQuoted(step.if)) ?? step.if, name: original.name,
+            uses: original.uses, with: with, runs: script, pipeline: children, label: step.label,
+            assertions: step.assertions, workingDirectory: workingDirectory, environment: step.environment)
+        return (holds, compiled)
     }
 
     /// The host download of the built-in `fetch`, from its inputs.
@@ -528,11 +639,8 @@ struct Session {
         let uri = try input("uri")
         let sha256 = try input("expected-sha256").lowercased()
         let sha512 = try input("expected-sha512").lowercased()
-        if sha256.isEmpty, sha512.isEmpty, try input("expected-none").isEmpty {
-            throw location.error(
-                "pipeline 'fetch' needs 'expected-sha256' or 'expected-sha512' (or 'expected-none' to skip the check)",
-                key: ["with"], sourceMap: sourceMap)
-        }
+        // Neither checksum: melange's fetch script fails when it runs, not when it compiles; so does ours
+        // (`SourceFetcher` refuses the action before downloading anything).
         let stripText = try input("strip-components")
         guard let strip = Int(stripText), strip >= 0 else {
             throw location.error(
@@ -562,7 +670,7 @@ struct Session {
             uri: uri, expectedSHA256: sha256.isEmpty ? nil : sha256, expectedSHA512: sha512.isEmpty ? nil : sha512,
             destination: relativeDirectory + file, extract: try input("extract") == "true", stripComponents: strip,
             purgeArchive: try input("delete") == "true", purlName: try input("purl-name"),
-            purlVersion: try input("purl-version"))
+            purlVersion: try input("purl-version"), expectedNone: !(try input("expected-none")).isEmpty)
     }
 
     /// The last path component of a URI, without query or fragment.

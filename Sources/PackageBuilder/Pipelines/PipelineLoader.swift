@@ -98,6 +98,11 @@ public struct PipelineLoader: Sendable {
                 "no pipeline named '\(name)'\(searched); built-in pipelines: "
                     + builtins.keys.sorted().joined(separator: ", "))
         }
+        // The shipped definitions are decoded once per process (compiling thousands of configurations would
+        // otherwise parse the same YAML for every `uses:`).
+        if let decoded = BuiltinPipelines.decoded[name], text == BuiltinPipelines.definitions[name] {
+            return PipelineDefinition(name: name, origin: .builtin, pipeline: decoded)
+        }
         let pipeline = try Pipeline.decodeDefinition(yaml: text, file: "builtin:\(name).yaml")
         return PipelineDefinition(name: name, origin: .builtin, pipeline: pipeline)
     }
