@@ -29,6 +29,7 @@ extension ImageEngine {
         var tree = builder.tree
         let (users, groups) = try AccountsWriter.apply(configuration.accounts, to: &tree)
         try PathsWriter.apply(configuration.paths, to: &tree)
+        try ServicesWriter.apply(configuration.entrypoint.services, to: &tree)
         return AssembledRoot(tree: tree, resolved: resolved, userNames: users, groupNames: groups, storage: builder)
     }
 }

@@ -280,7 +280,8 @@ public struct ImageBuilder: Sendable {
                 .init(identity: $0.info.checksum?.apkIdentity ?? "", name: $0.info.name, version: $0.info.version, repositoryTag: $0.repository.tag)
             },
             world: config.contents.packages, repositories: try engine.runtimeRepositoryLines(), keys: engine.runtimeKeys(keys),
-            accounts: config.accounts, paths: config.paths, osRelease: config.osRelease, certificates: config.certificates
+            accounts: config.accounts, paths: config.paths, osRelease: config.osRelease, certificates: config.certificates,
+            services: config.entrypoint.services.isEmpty ? nil : config.entrypoint.services
         ).digest()
     }
 
@@ -301,6 +302,7 @@ public struct ImageBuilder: Sendable {
         // Accounts, paths, os-release.
         let (userNames, groupNames) = try AccountsWriter.apply(config.accounts, to: &tree)
         try PathsWriter.apply(config.paths, to: &tree)
+        try ServicesWriter.apply(config.entrypoint.services, to: &tree)
         if tree["etc/os-release"] == nil {
             let os = config.osRelease
             let text = """

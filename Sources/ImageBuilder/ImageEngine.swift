@@ -67,6 +67,9 @@ public final class ImageEngine: Sendable {
         loaded.configuration.contents.repositories += options.extraRepositories
         loaded.configuration.contents.buildRepositories += options.extraBuildRepositories
         loaded.configuration.contents.packages += options.extraPackages
+        // apko's `build.New` runs `Validate`: checks, default home directories, and a `service-bundle`
+        // entrypoint (`/bin/s6-svscan /sv` plus the `s6` package).
+        loaded.configuration = try loaded.configuration.validated(sourceMap: loaded.sourceMap)
         self.loaded = loaded
         self.transport = HTTPClientTransport(configuration: try HTTPTransportConfiguration.fromEnvironment(options.environment))
     }

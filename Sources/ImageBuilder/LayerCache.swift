@@ -12,7 +12,7 @@ import LaminaCore
 /// change the layer's bytes: the layer-format version below, the architecture, the epoch, the gzip
 /// level, the resolved packages (control checksum, repository tag) in install order, and the parts
 /// of the configuration written into files (world, runtime repositories, keys, accounts, paths,
-/// os-release, certificates). The image config's own fields (entrypoint, environment, labels, …)
+/// os-release, certificates, s6 services). The image config's own fields (entrypoint, environment, labels, …)
 /// are not in it: they do not touch the layer and are rebuilt every time.
 ///
 /// An entry is a folder holding `layer.tar.gz` and `entry.json` (digests, sizes and the facts the
@@ -133,6 +133,8 @@ struct LayerCacheKey: Encodable, Sendable {
     var paths: [PathMutation]
     var osRelease: OSRelease?
     var certificates: ImageCertificates?
+    /// `entrypoint.services` (nil when there are none, so keys of images without services stay as they were).
+    var services: [String: String]?
 
     /// The key, or nil when some package has no control checksum to identify it by.
     func digest() throws -> Digest? {
