@@ -50,6 +50,9 @@ public struct PackageMetadata: Sendable, Hashable {
     public var scripts: [String: String]
     /// `triggers`: the path globs the `trigger` scriptlet watches.
     public var triggers: [String]
+    /// Extended attributes given to files of the package (path without leading `/` → name → value): the
+    /// `security.capability` of `setcap`.
+    public var xattrs: [String: [String: [UInt8]]] = [:]
 
     public init(
         name: String, version: String, epoch: UInt64 = 0, description: String? = nil, url: String? = nil,
@@ -106,6 +109,7 @@ extension PackageMetadata {
             name: package.name, package: package, dependencies: package.dependencies, options: package.options,
             scriptlets: package.scriptlets, description: package.description, url: package.url,
             commit: package.commit, architecture: architecture, keyPrefix: "package")
+        xattrs = try FileCapabilities.xattrs(package.setcap, keyPrefix: "package")
     }
 
     /// The metadata of a subpackage: version, epoch and license come from the origin package, `origin` is
@@ -118,6 +122,8 @@ extension PackageMetadata {
             options: subpackage.options, scriptlets: subpackage.scriptlets, description: subpackage.description,
             url: subpackage.url, commit: subpackage.commit.isEmpty ? package.commit : subpackage.commit,
             architecture: architecture, keyPrefix: "subpackages[\(subpackage.name)]")
+        // melange parses a subpackage's `setcap` but applies only the main package's; Lamina applies both.
+        xattrs = try FileCapabilities.xattrs(subpackage.setcap, keyPrefix: "subpackages[\(subpackage.name)]")
     }
 
     private init(
