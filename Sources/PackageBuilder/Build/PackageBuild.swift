@@ -144,7 +144,8 @@ public struct PackageBuild: Sendable {
         let environment = plan.environment
         let sandbox = SandboxConfiguration(
             guestRoot: guest.root.map { URL(fileURLWithPath: $0) }, guestRootWritable: true,
-            workspace: URL(fileURLWithPath: workspace), environment: environment, network: options.network)
+            workspace: URL(fileURLWithPath: workspace), environment: environment, network: options.network,
+            capabilities: try CapabilityChanges(add: config.capabilities.add, drop: config.capabilities.drop))
         progress?(.note("runner: \(options.runner.name)\(guest.root == nil ? ", guest: the host's / read-only (no environment packages)" : "")"))
         let fetcher = SourceFetcher(cacheDirectory: options.cacheDirectory, offline: options.offline, transport: transport, progress: progress)
         let firstStep: Duration? = try await GuestRoot.withSession(options.runner, sandbox) { session in
