@@ -41,39 +41,10 @@ struct FileCapabilitiesTests {
         let value = try FileCapabilities.sets(
             [Capability(path: "/web", add: ["cap_net_bind_service,cap_net_raw": "+ep"], reason: "r")], keyPrefix: "p"
         )["web"]!.encoded
-        guard try setXattr(file, FileCapabilities.xattrName, value) else { return }
+        guard try PythonTarfile.setXattr(file, FileCapabilities.xattrName, value) else { return }
         let out = try CommandRunner.run(try #require(CommandRunner.which("getcap")), [file])
         #expect(out.stdout.contains("cap_net_bind_service,cap_net_raw=ep"), "\(out.stdout)")
     }
-}
-
-/// Sets an xattr with Python (Glibc's Swift module has no `setxattr`); false (with a printed reason) when the
-/// file system refuses it.
-func setXattr(_ path: String, _ name: String, _ value: [UInt8]) throws -> Bool {
-    let hex = value.map { String(format: "%02x", $0) }.joined()
-    let result = try CommandRunner.run(
-        "/usr/bin/env",
-        ["python3", "-c", "import os,sys; os.setxattr(sys.argv[1], sys.argv[2], bytes.fromhex(sys.argv[3]))", path, name, hex])
-    if result.status != 0 { print("skipped: cannot set \(name) here: \(result.stderr)") }
-    return result.status == 0
-}
-
-/// The xattrs Python's `tarfile` sees on `member` of a (concatenated-gzip) tar: name → hex value.
-func pythonTarXattrs(_ archive: String, member: String) throws -> [String: String] {
-    let script = """
-        import json, sys, tarfile
-        out = {}
-        with tarfile.open(sys.argv[1], "r:gz") as t:
-            for m in t:
-                if m.name == sys.argv[2]:
-                    for k, v in m.pax_headers.items():
-                        if k.startswith("SCHILY.xattr."):
-                            out[k[len("SCHILY.xattr."):]] = v.encode("utf-8", "surrogateescape").hex()
-        print(json.dumps(out))
-        """
-    let result = try CommandRunner.run("/usr/bin/env", ["python3", "-c", script, archive, member])
-    guard result.status == 0 else { throw LaminaError(.io, "python tarfile failed: \(result.stderr)") }
-    return try JSONDecoder().decode([String: String].self, from: Data(result.stdout.utf8))
 }
 
 @Suite(.enabled(if: EmitFixtures.available && CommandRunner.which("python3") != nil, "needs testdata and python3"))
@@ -93,9 +64,9 @@ struct EmitXattrTests {
         let destdir = try EmitFixtures.makeDestdir(in: dir)
         let value = FileCapabilities.Sets(effective: 1 << 10, permitted: 1 << 10).encoded
         let emitted = try emit(destdir, xattrs: ["usr/bin/iconv": [FileCapabilities.xattrName: value]], into: dir.file("p"))
-        let hex = value.map { String(format: "%02x", $0) }.joined()
-        #expect(try pythonTarXattrs(emitted.path, member: "usr/bin/iconv") == [FileCapabilities.xattrName: hex])
-        #expect(try pythonTarXattrs(emitted.path, member: "lib/libz.so.1.3.1").isEmpty)
+        let hex = PythonTarfile.hex(value)
+        #expect(try PythonTarfile.xattrs(emitted.path, member: "usr/bin/iconv") == [FileCapabilities.xattrName: hex])
+        #expect(try PythonTarfile.xattrs(emitted.path, member: "lib/libz.so.1.3.1").isEmpty)
         let archive = try PackageReader().read(path: emitted.path)
         #expect(archive.verify(keyring: try EmitFixtures.keyring()).isOK)
     }
@@ -120,10 +91,10 @@ struct EmitXattrTests {
         defer { dir.remove() }
         let destdir = try EmitFixtures.makeDestdir(in: dir)
         let value = FileCapabilities.Sets(effective: 1 << 13, permitted: 1 << 13).encoded
-        guard try setXattr(destdir + "/usr/bin/iconv", FileCapabilities.xattrName, value) else { return }
+        guard try PythonTarfile.setXattr(destdir + "/usr/bin/iconv", FileCapabilities.xattrName, value) else { return }
         let stored = try #require(try ExtendedAttributes.value(of: destdir + "/usr/bin/iconv", FileCapabilities.xattrName))
         let emitted = try emit(destdir, xattrs: [:], into: dir.file("p"))
-        let hex = stored.map { String(format: "%02x", $0) }.joined()
-        #expect(try pythonTarXattrs(emitted.path, member: "usr/bin/iconv") == [FileCapabilities.xattrName: hex])
+        let hex = PythonTarfile.hex(stored)
+        #expect(try PythonTarfile.xattrs(emitted.path, member: "usr/bin/iconv") == [FileCapabilities.xattrName: hex])
     }
 }
