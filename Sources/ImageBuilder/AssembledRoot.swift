@@ -23,6 +23,7 @@ extension ImageEngine {
     public func assembleRoot(
         architecture: Architecture, keyring: Keyring, keys: [String: String], clock: BuildClock
     ) async throws -> AssembledRoot {
+        try refuseUnbuiltKeys()
         var builder = try RootFSBuilder(spillDirectory: options.temporaryDirectory)
         builder.setTree(try ImageBuilder.baseTree())
         let resolved = try await installRoot(into: &builder, architecture: architecture, keyring: keyring, keys: keys, clock: clock)

@@ -66,13 +66,7 @@ public struct ImageBuilder: Sendable {
 
     public func build(_ request: ImageBuildRequest) async throws -> ImageBuildResult {
         let config = engine.configuration
-        // Building on a base image needs its layers under ours; until that exists, refuse rather than write an
-        // image silently missing the base.
-        if config.contents.baseImage != nil {
-            throw engine.loaded.sourceMap.error(
-                at: ConfigPath([.key("contents"), .key("baseimage")]),
-                "building on a base image is not supported yet; remove contents.baseimage", atKey: true)
-        }
+        try engine.refuseUnbuiltKeys()
         let tag = try Reference(request.tag)
         engine.progress?(.phase("loading keyring", total: nil))
         let (keyring, keys) = try await engine.keyring()

@@ -57,3 +57,27 @@ extension EndToEnd {
         #expect(!FileManager.default.fileExists(atPath: fixture.work + "/svc-bad/x.tar"))
     }
 }
+
+extension EndToEnd {
+    /// Keys Lamina does not build are refused with one line naming the key (file:line), and no output is written.
+    @Test(arguments: [
+        ("format: erofs\n", "format"),
+        ("certificates:\n  additional:\n    - name: corp\n      content: x\n", "certificates"),
+        ("entrypoint:\n  type: supervisord\n", "entrypoint.type"),
+    ])
+    func unbuiltKeysAreRefused(_ extra: String, _ key: String) throws {
+        let fixture = try sharedImages().fixture
+        var config = fixture.config(extra: extra)
+        if extra.hasPrefix("entrypoint:") {
+            config = config.replacingOccurrences(of: "entrypoint:\n  command: /usr/bin/hello\n", with: "")
+        }
+        let name = "refused-" + key.replacingOccurrences(of: ".", with: "-")
+        let path = try fixture.write(config, as: name + "/apko.yaml")
+        let output = fixture.work + "/" + name + "/x.tar"
+        let result = try CommandRunner.lamina(["image", "build", path, "refused:1", output, "--offline"])
+        #expect(result.status == 1, "\(result.stdout)\(result.stderr)")
+        #expect(result.stderr.contains(key) && result.stderr.contains("apko.yaml:"), "\(result.stderr)")
+        #expect(result.stderr.split(separator: "\n").count == 1, "\(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: output))
+    }
+}
