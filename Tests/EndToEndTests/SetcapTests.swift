@@ -111,3 +111,46 @@ extension EndToEnd {
         #expect(getcap.stdout.contains("usr/bin/pinger-raw cap_net_admin,cap_net_raw=eip"), "\(getcap.stdout)")
     }
 }
+
+extension EndToEnd {
+    /// `package.timeout` bounds the build: a step still running when it is spent is killed and the build fails
+    /// with one line, well before the step would have ended.
+    @Test(.enabled(if: have("bwrap"), "needs bubblewrap"))
+    func packageTimeoutStopsTheBuild() throws {
+        let fixture = try sharedImages().fixture
+        let dir = fixture.work + "/timeout"
+        let config = try fixture.write(
+            """
+            package:
+              name: slow
+              version: 1.0.0
+              epoch: 0
+              description: takes too long
+              copyright:
+                - license: MIT
+              timeout: 3s
+            environment:
+              contents:
+                repositories:
+                  - \(fixture.repository)
+                keyring:
+                  - \(fixture.publicKey)
+                packages:
+                  - busybox
+            pipeline:
+              - runs: echo quick
+              - runs: sleep 60
+            """, as: "timeout/melange.yaml")
+        let started = Date()
+        let result = try CommandRunner.lamina(
+            ["package", "build", config, "--signing-key", fixture.privateKey, "--arch", "x86_64", "--out-dir",
+             dir + "/packages", "--cache-dir", dir + "/cache", "--offline"],
+            environment: ["SOURCE_DATE_EPOCH": fixtureEpoch])
+        let elapsed = Date().timeIntervalSince(started)
+        #expect(result.status == 1, "\(result.stdout)\(result.stderr)")
+        #expect(elapsed < 40, "the build ran \(elapsed) s: the timeout did not stop it")
+        #expect(result.stderr.contains("[step 1] quick") || result.stderr.contains("quick"), "\(result.stderr)")
+        #expect(result.stderr.contains("tim"), "\(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir + "/packages/x86_64/slow-1.0.0-r0.apk"))
+    }
+}
