@@ -207,6 +207,20 @@ struct FixtureRepository: Sendable {
         """
     }
 
+    /// A melange.yaml `environment:` block (top level): busybox from this repository, trusted by its key.
+    var busyboxEnvironment: String {
+        """
+        environment:
+          contents:
+            repositories:
+              - \(repository)
+            keyring:
+              - \(publicKey)
+            packages:
+              - busybox
+        """
+    }
+
     /// Writes `text` as `<work>/<name>` and returns its path.
     func write(_ text: String, as name: String) throws -> String {
         let path = "\(work)/\(name)"

@@ -29,14 +29,7 @@ extension EndToEnd {
                   add:
                     cap_net_bind_service: "+ep"
                   reason: listens on port 80
-            environment:
-              contents:
-                repositories:
-                  - \(fixture.repository)
-                keyring:
-                  - \(fixture.publicKey)
-                packages:
-                  - busybox
+            \(fixture.busyboxEnvironment)
             pipeline:
               - runs: |
                   mkdir -p "${{targets.destdir}}/usr/bin"
@@ -129,14 +122,7 @@ extension EndToEnd {
               copyright:
                 - license: MIT
               timeout: 3s
-            environment:
-              contents:
-                repositories:
-                  - \(fixture.repository)
-                keyring:
-                  - \(fixture.publicKey)
-                packages:
-                  - busybox
+            \(fixture.busyboxEnvironment)
             pipeline:
               - runs: echo quick
               - runs: sleep 60
