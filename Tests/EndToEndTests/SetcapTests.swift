@@ -140,3 +140,41 @@ extension EndToEnd {
         #expect(!FileManager.default.fileExists(atPath: dir + "/packages/x86_64/slow-1.0.0-r0.apk"))
     }
 }
+
+extension EndToEnd.Docker {
+    /// melange's `capabilities:` with `--runner docker`: the step's effective set gains NET_ADMIN (bit 12) and
+    /// loses NET_RAW (bit 13) against docker's defaults.
+    @Test func capabilitiesReachDockerSteps() throws {
+        let fixture = try sharedImages().fixture
+        let host = "unix://" + (try daemon).socket
+        let dir = fixture.work + "/docker-caps"
+        func build(_ capabilities: String, _ name: String) throws -> UInt64 {
+            let config = try fixture.write(
+                """
+                package:
+                  name: caps
+                  version: 1.0.0
+                  epoch: 0
+                \(capabilities)
+                \(fixture.busyboxEnvironment)
+                pipeline:
+                  - name: caps
+                    runs: grep CapEff /proc/self/status
+                """, as: "docker-caps/\(name)/melange.yaml")
+            let result = try check(
+                try RunnerConfigs.build(
+                    config, fixture: fixture, out: dir + "/\(name)/out", cache: dir + "/cache",
+                    runner: ["--runner", "docker", "--docker-host", host]),
+                "lamina package build --runner docker (\(name))")
+            let line = try #require(
+                result.stderr.split(separator: "\n").first { $0.contains("[caps] CapEff:") }, "\(result.stderr)")
+            return try #require(UInt64(line.split(separator: "\t").last.map(String.init) ?? "", radix: 16), "\(line)")
+        }
+        let plain = try build("", "plain")
+        #expect(plain & (1 << 13) != 0 && plain & (1 << 12) == 0, "docker's defaults: \(String(plain, radix: 16))")
+        let changed = try build("capabilities:\n  add:\n    - CAP_NET_ADMIN\n  drop:\n    - CAP_NET_RAW", "changed")
+        #expect(changed & (1 << 12) != 0, "\(String(changed, radix: 16))")
+        #expect(changed & (1 << 13) == 0, "\(String(changed, radix: 16))")
+        #expect(try leftovers().isEmpty)
+    }
+}
