@@ -22,12 +22,17 @@ public struct PackageWriter: Sendable {
     /// Owner written for every entry (packages are built without root; files belong to root).
     public var owner: (uid: Int, gid: Int, user: String, group: String)
     public var compressionLevel: Int32
+    /// Extended attributes to give entries (path relative to the tree, no leading `/` → name → value), e.g.
+    /// `security.capability` from melange's `setcap`; written as PAX `SCHILY.xattr.<name>` records. They win
+    /// over the same attribute on disk.
+    public var xattrs: [String: [String: [UInt8]]]
 
     public static let scriptActions = ["pre-install", "post-install", "pre-deinstall", "post-deinstall", "pre-upgrade", "post-upgrade", "trigger"]
 
     public init(
         info: PackageInfo, scripts: [String: String] = [:], extraControlFiles: [String: [UInt8]] = [:], clock: BuildClock,
-        signingKeys: [SigningKey], algorithms: [SignatureAlgorithm] = [.rsaSHA256], compressionLevel: Int32 = 6
+        signingKeys: [SigningKey], algorithms: [SignatureAlgorithm] = [.rsaSHA256], compressionLevel: Int32 = 6,
+        xattrs: [String: [String: [UInt8]]] = [:]
     ) {
         self.info = info
         self.scripts = scripts
@@ -37,7 +42,13 @@ public struct PackageWriter: Sendable {
         self.algorithms = algorithms
         self.owner = (0, 0, "root", "root")
         self.compressionLevel = compressionLevel
+        self.xattrs = xattrs
     }
+
+    /// The on-disk extended attributes a package keeps: file capabilities (a build step's `setcap`). Others
+    /// (SELinux labels, `user.*` of the build host) describe the host, not the package, and would make the
+    /// bytes depend on where it was built.
+    public static let keptDiskXattrs = ["security.capability"]
 
     /// Writes the package built from the tree at `directory` to `output` (temp file + rename).
     /// - Returns: the metadata as written, with `checksum` (identity), `datahash`, sizes.
@@ -100,6 +111,7 @@ public struct PackageWriter: Sendable {
     private func writeTree(_ root: String, into tar: TarWriter) throws -> Int64 {
         var total: Int64 = 0
         var inodes: [UInt64: String] = [:]
+        var unused = Set(xattrs.keys)
         func visit(_ relative: String) throws {
             let dirPath = relative.isEmpty ? root : root + "/" + relative
             let names: [String]
@@ -116,6 +128,13 @@ public struct PackageWriter: Sendable {
                 var entry = TarEntry(
                     path: rel, kind: .regular, mode: UInt32(st.st_mode) & 0o7777, uid: owner.uid, gid: owner.gid, userName: owner.user,
                     groupName: owner.group, modificationTime: clock.epoch)
+                if st.st_mode & S_IFMT == S_IFREG {
+                    for name in Self.keptDiskXattrs { if let value = try ExtendedAttributes.value(of: full, name) { entry.xattrs[name] = value } }
+                }
+                if st.st_mode & S_IFMT == S_IFDIR || st.st_mode & S_IFMT == S_IFREG, let given = xattrs[rel] {
+                    entry.xattrs.merge(given) { _, new in new }
+                    unused.remove(rel)
+                }
                 switch st.st_mode & S_IFMT {
                 case S_IFDIR:
                     entry.kind = .directory
@@ -158,6 +177,11 @@ public struct PackageWriter: Sendable {
             throw LaminaError(.notFound, "not a directory", subject: root)
         }
         try visit("")
+        if let missing = unused.sorted().first {
+            throw LaminaError(
+                .invalidInput, "extended attributes were asked for '/\(missing)', which is not a file or directory of the package (setcap path?)",
+                subject: info.name)
+        }
         return total
     }
 }

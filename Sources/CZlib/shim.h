@@ -1,6 +1,8 @@
 #ifndef LAMINA_CZLIB_SHIM_H
 #define LAMINA_CZLIB_SHIM_H
 #include <zlib.h>
+/* Extended attributes (lgetxattr), which Glibc's Swift module does not export. */
+#include <sys/xattr.h>
 
 /* deflateInit2 / inflateInit2 are macros; Swift cannot call them directly. */
 static inline int lamina_deflateInit2(z_streamp strm, int level, int method, int windowBits, int memLevel,

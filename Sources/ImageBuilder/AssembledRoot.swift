@@ -23,12 +23,14 @@ extension ImageEngine {
     public func assembleRoot(
         architecture: Architecture, keyring: Keyring, keys: [String: String], clock: BuildClock
     ) async throws -> AssembledRoot {
+        try refuseUnbuiltKeys()
         var builder = try RootFSBuilder(spillDirectory: options.temporaryDirectory)
         builder.setTree(try ImageBuilder.baseTree())
         let resolved = try await installRoot(into: &builder, architecture: architecture, keyring: keyring, keys: keys, clock: clock)
         var tree = builder.tree
         let (users, groups) = try AccountsWriter.apply(configuration.accounts, to: &tree)
         try PathsWriter.apply(configuration.paths, to: &tree)
+        try ServicesWriter.apply(configuration.entrypoint.services, to: &tree)
         return AssembledRoot(tree: tree, resolved: resolved, userNames: users, groupNames: groups, storage: builder)
     }
 }

@@ -39,7 +39,8 @@ public struct ImageBuildRequest: Sendable {
 /// One built architecture.
 public struct BuiltImage: Sendable {
     public var architecture: Architecture
-    public var layer: WrittenLayer
+    /// The layers, bottom first: one, or with `layering:` one per package group plus the top layer.
+    public var layers: [WrittenLayer]
     public var config: Blob
     public var manifest: Blob
     public var packages: [AvailablePackage]
@@ -65,13 +66,7 @@ public struct ImageBuilder: Sendable {
 
     public func build(_ request: ImageBuildRequest) async throws -> ImageBuildResult {
         let config = engine.configuration
-        // Building on a base image needs its layers under ours; until that exists, refuse rather than write an
-        // image silently missing the base.
-        if config.contents.baseImage != nil {
-            throw engine.loaded.sourceMap.error(
-                at: ConfigPath([.key("contents"), .key("baseimage")]),
-                "building on a base image is not supported yet; remove contents.baseimage", atKey: true)
-        }
+        try engine.refuseUnbuiltKeys()
         let tag = try Reference(request.tag)
         engine.progress?(.phase("loading keyring", total: nil))
         let (keyring, keys) = try await engine.keyring()
@@ -106,7 +101,7 @@ public struct ImageBuilder: Sendable {
         engine.progress?(.phase("writing output", total: nil))
         let layoutImages = images.map {
             LayoutImage(architecture: $0.architecture, manifest: $0.manifest, config: $0.config,
-                        layers: [LayoutBlob(descriptor: Descriptor(mediaType: .ociLayerGzip, digest: $0.layer.digest, size: $0.layer.size), file: $0.layer.path)])
+                        layers: $0.layers.map { LayoutBlob(descriptor: Descriptor(mediaType: .ociLayerGzip, digest: $0.digest, size: $0.size), file: $0.path) })
         }
         let layout = try ImageLayout.plan(
             images: layoutImages, tag: tag, hostArchitecture: .host, indexAnnotations: indexAnnotations,
@@ -194,24 +189,24 @@ public struct ImageBuilder: Sendable {
         // The layer: from the cache when every input is unchanged, else installed, tarred and compressed.
         let cache = LayerCache(cacheDirectory: engine.options.cacheDirectory)
         let key = request.layerCache ? try layerCacheKey(resolved, keys: keys, clock: clock) : nil
-        let layer: WrittenLayer
+        let layers: [WrittenLayer]
         let facts: LayerFacts
         if let key, let hit = cache.lookup(key) {
             engine.progress?(.phase("layer cache hit \(key.hex.prefix(12))", total: nil))
-            layer = hit.layer
+            layers = hit.layers
             facts = hit.facts
         } else {
             let staging = try key.map { _ in try cache.stagingDirectory() }
             defer { if let staging { try? FileManager.default.removeItem(atPath: staging) } }
             let layerPath = (staging ?? engine.options.temporaryDirectory + "/layer-\(arch.apk)") + "/layer.tar.gz"
             if staging == nil { try FileManager.default.createDirectory(atPath: (layerPath as NSString).deletingLastPathComponent, withIntermediateDirectories: true) }
-            let (written, treeFacts) = try await buildLayer(resolved, keyring: keyring, keys: keys, clock: clock, to: layerPath)
+            let (written, treeFacts) = try await buildLayers(resolved, keyring: keyring, keys: keys, clock: clock, to: layerPath)
             if let key, let staging {
-                let stored = try cache.commit(LayerCacheEntry(layer: written, facts: treeFacts), staging: staging, key: key)
-                layer = stored.layer
+                let stored = try cache.commit(LayerCacheEntry(layers: written, facts: treeFacts), staging: staging, key: key)
+                layers = stored.layers
                 facts = stored.facts
             } else {
-                layer = written
+                layers = written
                 facts = treeFacts
             }
         }
@@ -230,8 +225,13 @@ public struct ImageBuilder: Sendable {
         let annotations = annotations(request, clock: clock)
         let imageConfig = ImageConfig(
             architecture: arch, created: clock.rfc3339, author: "lamina",
-            history: [History(created: clock.rfc3339, createdBy: "lamina", author: "lamina", comment: "This is a lamina single-layer image")],
-            rootfs: .init(diffIDs: [layer.diffID]),
+            // One history entry per layer; apko's comment only for a single layer.
+            history: layers.map { _ in
+                History(
+                    created: clock.rfc3339, createdBy: "lamina", author: "lamina",
+                    comment: layers.count == 1 ? "This is a lamina single-layer image" : nil)
+            },
+            rootfs: .init(diffIDs: layers.map(\.diffID)),
             config: .init(
                 user: AccountsWriter.runAs(config.accounts, names: userNames), env: env.map { "\($0.key)=\($0.value)" }.sorted(),
                 entrypoint: entrypoint, cmd: config.cmd.isEmpty ? nil : try ShellWords.split(config.cmd),
@@ -239,7 +239,7 @@ public struct ImageBuilder: Sendable {
                 labels: annotations, stopSignal: config.stopSignal.isEmpty ? nil : config.stopSignal))
         let configBlob = try Blob(config: imageConfig)
         let manifest = Manifest(
-            config: configBlob.descriptor, layers: [Descriptor(mediaType: .ociLayerGzip, digest: layer.digest, size: layer.size)],
+            config: configBlob.descriptor, layers: layers.map { Descriptor(mediaType: .ociLayerGzip, digest: $0.digest, size: $0.size) },
             annotations: annotations)
         let manifestBlob = try Blob(manifest: manifest)
 
@@ -263,12 +263,12 @@ public struct ImageBuilder: Sendable {
             }
             let doc = try ImageSBOM.image(
                 ImageSBOM.Input(
-                    imageDigest: manifestBlob.descriptor.digest, layers: [.init(digest: layer.digest, mediaType: MediaType.ociLayerGzip.rawValue)],
+                    imageDigest: manifestBlob.descriptor.digest, layers: layers.map { .init(digest: $0.digest, mediaType: MediaType.ociLayerGzip.rawValue) },
                     architecture: arch, imageName: tag.shortName, operatingSystem: osInfo, vcsURL: config.vcsURL.isEmpty ? nil : config.vcsURL,
                     created: clock.rfc3339, creators: ["Tool: lamina"], toolName: "lamina", packages: packages))
             sbom = SPDXJSON.encode(doc)
         }
-        return BuiltImage(architecture: arch, layer: layer, config: configBlob, manifest: manifestBlob, packages: resolved.packages, sbom: sbom)
+        return BuiltImage(architecture: arch, layers: layers, config: configBlob, manifest: manifestBlob, packages: resolved.packages, sbom: sbom)
     }
 
     /// The layer cache key for this architecture, or nil when it cannot be keyed.
@@ -280,15 +280,17 @@ public struct ImageBuilder: Sendable {
                 .init(identity: $0.info.checksum?.apkIdentity ?? "", name: $0.info.name, version: $0.info.version, repositoryTag: $0.repository.tag)
             },
             world: config.contents.packages, repositories: try engine.runtimeRepositoryLines(), keys: engine.runtimeKeys(keys),
-            accounts: config.accounts, paths: config.paths, osRelease: config.osRelease, certificates: config.certificates
+            accounts: config.accounts, paths: config.paths, osRelease: config.osRelease, certificates: config.certificates,
+            services: config.entrypoint.services.isEmpty ? nil : config.entrypoint.services, layering: config.layering
         ).digest()
     }
 
     /// Installs the resolved packages, applies accounts, paths and os-release, and writes the layer to
-    /// `path`. Returns it with the facts the image config and SBOM need from the tree.
-    func buildLayer(
+    /// `path` (with `layering:`, the layers to `path` for the bottom one and `<path without .tar.gz>-<i>.tar.gz`
+    /// for the others). Returns them, bottom first, with the facts the image config and SBOM need from the tree.
+    func buildLayers(
         _ resolved: ResolvedContents, keyring: Keyring, keys: [String: String], clock: BuildClock, to path: String
-    ) async throws -> (WrittenLayer, LayerFacts) {
+    ) async throws -> ([WrittenLayer], LayerFacts) {
         let config = engine.configuration
         var builder = try RootFSBuilder(spillDirectory: engine.options.temporaryDirectory)
         builder.setTree(try Self.baseTree())
@@ -301,6 +303,7 @@ public struct ImageBuilder: Sendable {
         // Accounts, paths, os-release.
         let (userNames, groupNames) = try AccountsWriter.apply(config.accounts, to: &tree)
         try PathsWriter.apply(config.paths, to: &tree)
+        try ServicesWriter.apply(config.entrypoint.services, to: &tree)
         if tree["etc/os-release"] == nil {
             let os = config.osRelease
             let text = """
@@ -313,10 +316,27 @@ public struct ImageBuilder: Sendable {
             try tree.insert("etc/os-release", .file(Array(text.utf8)))
         }
 
+        var trees = [tree]
+        if let layering = config.layering {
+            let groups: [[String]]
+            do {
+                groups = try OriginLayering.groups(resolved.packages.map { OriginLayering.Member($0.info) }, layering: layering)
+            } catch let error as LaminaError {
+                throw engine.loaded.sourceMap.error(at: ConfigPath([.key("layering")]), error.message, atKey: true)
+            }
+            trees = try OriginLayering.split(
+                tree, groups: groups, installed: builder.installed, databasePath: builder.databaseDirectory + "/installed")
+            engine.progress?(.note("\(resolved.architecture.apk): \(trees.count) layers (budget \(layering.budget))"))
+        }
         engine.progress?(.phase("writing layer", total: nil))
-        let layer = try LayerWriter.write(
-            tree, to: path, modificationTime: clock.epoch, userNames: userNames, groupNames: groupNames, level: engine.options.compressionLevel,
-            precompressed: precompressor)
+        var layers: [WrittenLayer] = []
+        let stem = path.hasSuffix(".tar.gz") ? String(path.dropLast(".tar.gz".count)) : path
+        for (index, part) in trees.enumerated() {
+            layers.append(
+                try LayerWriter.write(
+                    part, to: index == 0 ? path : "\(stem)-\(index).tar.gz", modificationTime: clock.epoch, userNames: userNames,
+                    groupNames: groupNames, level: engine.options.compressionLevel, precompressed: precompressor))
+        }
         var sboms: [String: String] = [:]
         for package in resolved.packages {
             for sbomPath in ImageSBOM.embeddedSBOMPaths(name: package.info.name, version: package.info.version) {
@@ -329,6 +349,6 @@ public struct ImageBuilder: Sendable {
         let facts = LayerFacts(
             userNames: Dictionary(userNames.map { (String($0.key), $0.value) }, uniquingKeysWith: { a, _ in a }),
             osRelease: AccountsWriter.read("etc/os-release", tree), embeddedSBOMs: sboms)
-        return (layer, facts)
+        return (layers, facts)
     }
 }

@@ -67,8 +67,41 @@ public final class ImageEngine: Sendable {
         loaded.configuration.contents.repositories += options.extraRepositories
         loaded.configuration.contents.buildRepositories += options.extraBuildRepositories
         loaded.configuration.contents.packages += options.extraPackages
+        // apko's `build.New` runs `Validate`: checks, default home directories, and a `service-bundle`
+        // entrypoint (`/bin/s6-svscan /sv` plus the `s6` package).
+        loaded.configuration = try loaded.configuration.validated(sourceMap: loaded.sourceMap)
         self.loaded = loaded
         self.transport = HTTPClientTransport(configuration: try HTTPTransportConfiguration.fromEnvironment(options.environment))
+    }
+
+    /// Refuses, with one line naming the key, what the configuration asks for that Lamina does not build yet,
+    /// rather than writing an image silently without it: `contents.baseimage` (the base's layers under ours),
+    /// `format: erofs`, `certificates` (apko's CA bundle and Java truststore rewriting), and an
+    /// `entrypoint.type` other than `service-bundle`.
+    /// - Throws: `LaminaError(.invalidInput)` with the file and line of the key.
+    public func refuseUnbuiltKeys() throws {
+        let config = configuration
+        let map = loaded.sourceMap
+        if config.contents.baseImage != nil {
+            throw map.error(
+                at: ConfigPath([.key("contents"), .key("baseimage")]),
+                "building on a base image is not supported yet; remove contents.baseimage", atKey: true)
+        }
+        if config.format == .erofs {
+            throw map.error(
+                at: ConfigPath([.key("format")]), "EROFS layers are not supported yet; use 'format: tar' or remove format",
+                atKey: true)
+        }
+        if let certificates = config.certificates, !certificates.additional.isEmpty || !certificates.providers.isEmpty {
+            throw map.error(
+                at: ConfigPath([.key("certificates")]),
+                "installing additional certificates is not supported yet; add them with a package instead", atKey: true)
+        }
+        if !config.entrypoint.type.isEmpty, config.entrypoint.type != "service-bundle" {
+            throw map.error(
+                at: ConfigPath([.key("entrypoint"), .key("type")]),
+                "unknown entrypoint type '\(config.entrypoint.type)' (known: service-bundle)", atKey: true)
+        }
     }
 
     /// Must be called when done (closes HTTP connections).
@@ -194,6 +227,7 @@ public final class ImageEngine: Sendable {
 
     /// Resolves and installs one architecture's packages into a fresh root.
     public func installRoot(architecture: Architecture, keyring: Keyring, keys: [String: String], clock: BuildClock) async throws -> (RootFSBuilder, ResolvedContents) {
+        try refuseUnbuiltKeys()
         var builder = try RootFSBuilder(spillDirectory: options.temporaryDirectory)
         let resolved = try await installRoot(into: &builder, architecture: architecture, keyring: keyring, keys: keys, clock: clock)
         return (builder, resolved)

@@ -12,7 +12,7 @@ import LaminaCore
 /// change the layer's bytes: the layer-format version below, the architecture, the epoch, the gzip
 /// level, the resolved packages (control checksum, repository tag) in install order, and the parts
 /// of the configuration written into files (world, runtime repositories, keys, accounts, paths,
-/// os-release, certificates). The image config's own fields (entrypoint, environment, labels, …)
+/// os-release, certificates, s6 services, layering). The image config's own fields (entrypoint, environment, labels, …)
 /// are not in it: they do not touch the layer and are rebuilt every time.
 ///
 /// An entry is a folder holding `layer.tar.gz` and `entry.json` (digests, sizes and the facts the
@@ -41,10 +41,11 @@ public struct LayerCache: Sendable {
             var entry = try? JSONDecoder().decode(LayerCacheEntry.self, from: data),
             entry.version == Self.formatVersion
         else { return nil }
-        let layerPath = dir + "/layer.tar.gz"
-        var info = stat()
-        guard stat(layerPath, &info) == 0, Int64(info.st_size) == entry.layer.size else { return nil }
-        entry.layer.path = layerPath
+        entry = relocated(entry, to: dir)
+        for layer in entry.layers {
+            var info = stat()
+            guard stat(layer.path, &info) == 0, Int64(info.st_size) == layer.size else { return nil }
+        }
         return entry
     }
 
@@ -84,9 +85,15 @@ public struct LayerCache: Sendable {
         return relocated(entry, to: final)
     }
 
+    /// The entry with its layer paths inside `dir`: `layer.tar.gz`, upper layers keep their file names.
     private func relocated(_ entry: LayerCacheEntry, to dir: String) -> LayerCacheEntry {
         var out = entry
         out.layer.path = dir + "/layer.tar.gz"
+        out.upperLayers = entry.upperLayers?.map { layer in
+            var moved = layer
+            moved.path = dir + "/" + (layer.path as NSString).lastPathComponent
+            return moved
+        }
         return out
     }
 }
@@ -94,8 +101,26 @@ public struct LayerCache: Sendable {
 /// What a cached layer carries besides its bytes: what the image config and SBOM need from the tree.
 public struct LayerCacheEntry: Sendable, Codable {
     public var version = LayerCache.formatVersion
+    /// The bottom (or only) layer, `layer.tar.gz`.
     public var layer: WrittenLayer
+    /// With `layering:`, the layers above it, bottom first (`layer-<i>.tar.gz`); nil for one layer.
+    public var upperLayers: [WrittenLayer]?
     public var facts: LayerFacts
+
+    public init(layer: WrittenLayer, facts: LayerFacts) {
+        self.layer = layer
+        self.facts = facts
+    }
+
+    /// - Precondition: `layers` is not empty.
+    public init(layers: [WrittenLayer], facts: LayerFacts) {
+        layer = layers[0]
+        upperLayers = layers.count > 1 ? Array(layers.dropFirst()) : nil
+        self.facts = facts
+    }
+
+    /// Every layer, bottom first.
+    public var layers: [WrittenLayer] { [layer] + (upperLayers ?? []) }
 }
 
 /// Facts read from the finished root filesystem that the image config and SBOM use.
@@ -133,6 +158,10 @@ struct LayerCacheKey: Encodable, Sendable {
     var paths: [PathMutation]
     var osRelease: OSRelease?
     var certificates: ImageCertificates?
+    /// `entrypoint.services` (nil when there are none, so keys of images without services stay as they were).
+    var services: [String: String]?
+    /// `layering` (nil for one layer).
+    var layering: Layering?
 
     /// The key, or nil when some package has no control checksum to identify it by.
     func digest() throws -> Digest? {

@@ -111,6 +111,7 @@ public struct BubblewrapRunner: BuildRunner {
             if configuration.network { arguments.append("--share-net") }
             arguments += ["--unshare-user", "--uid", String(uid), "--gid", String(gid)]
         }
+        arguments += configuration.capabilities.arguments
         arguments += ["--die-with-parent", "--new-session", "--clearenv"]
         var environment = configuration.environment
         environment["PATH"] = SandboxConfiguration.standardPath

@@ -100,11 +100,14 @@ public struct SandboxConfiguration: Sendable, Hashable {
     public var network: Bool
     public var mounts: [Mount]
     public var user: User
+    /// Capabilities added to and dropped from every step (melange's `capabilities:`).
+    public var capabilities: CapabilityChanges
 
     public init(
         guestRoot: URL?, guestRootWritable: Bool = true, workspace: URL, environment: [String: String] = [:],
-        network: Bool = false, mounts: [Mount] = [], user: User = .automatic
+        network: Bool = false, mounts: [Mount] = [], user: User = .automatic, capabilities: CapabilityChanges = .init()
     ) {
+        self.capabilities = capabilities
         self.guestRoot = guestRoot
         self.guestRootWritable = guestRootWritable
         self.workspace = workspace

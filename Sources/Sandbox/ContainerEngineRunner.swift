@@ -200,6 +200,7 @@ public struct ContainerEngineRunner: BuildRunner {
         for mount in configuration.mounts {
             arguments += ["-v", "\(mount.source.path):\(mount.destination)\(mount.readOnly ? ":ro" : "")"]
         }
+        arguments += configuration.capabilities.arguments
         arguments += ["--user", user(configuration), "-w", SandboxConfiguration.workspacePath]
         arguments += [image, "/bin/sh"]
         return arguments

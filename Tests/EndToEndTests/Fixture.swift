@@ -33,7 +33,8 @@ let fixtureEpoch = "1700000000"
 ///   generates; depends on busybox and musl): for x86_64, and the same bytes labelled aarch64 and armv7 so
 ///   multi-arch builds have something to resolve (those images are only loaded and inspected, never run);
 /// - `hello` (noarch): `/usr/bin/hello`, a shell script printing "Hello from Lamina", depends on alpine-base;
-/// - `clash` (noarch): another `/usr/bin/hello`, to provoke a file conflict.
+/// - `clash` (noarch): another `/usr/bin/hello`, to provoke a file conflict;
+/// - `s6` (noarch): a `/bin/s6-svscan` script that lists the folder it is given (for `service-bundle` images).
 ///
 /// Every package and both `APKINDEX.tar.gz` are signed by a key from `lamina keygen`.
 struct FixtureRepository: Sendable {
@@ -62,7 +63,7 @@ struct FixtureRepository: Sendable {
         try fm.createDirectory(atPath: rootfs, withIntermediateDirectories: true)
         try check(try CommandRunner.run("/bin/tar", ["-xzf", minirootfsPath, "-C", rootfs]), "tar -x minirootfs")
         let stage = root + "/stage"
-        for name in baseNames + ["hello", "clash"] {
+        for name in baseNames + ["hello", "clash", "s6"] {
             try fm.createDirectory(atPath: "\(stage)/\(name)", withIntermediateDirectories: true)
         }
         try check(try CommandRunner.run("/bin/cp", ["-a", rootfs + "/.", stage + "/alpine-base/"]), "cp -a rootfs")
@@ -94,12 +95,17 @@ struct FixtureRepository: Sendable {
         try Data("#!/bin/sh\necho \"Hello from Lamina\"\n".utf8).write(
             to: URL(fileURLWithPath: stage + "/hello/usr/bin/hello"))
         try fm.setAttributes([.posixPermissions: 0o755], ofItemAtPath: stage + "/hello/usr/bin/hello")
+        // A stand-in for s6 (for `service-bundle` images, which add it): the supervisor's name, not the program.
+        try fm.createDirectory(atPath: stage + "/s6/bin", withIntermediateDirectories: true)
+        try Data("#!/bin/sh\nexec ls \"$1\"\n".utf8).write(to: URL(fileURLWithPath: stage + "/s6/bin/s6-svscan"))
+        try fm.setAttributes([.posixPermissions: 0o755], ofItemAtPath: stage + "/s6/bin/s6-svscan")
         try fm.createDirectory(atPath: stage + "/clash/usr/bin", withIntermediateDirectories: true)
         try Data("#!/bin/sh\necho clash\n".utf8).write(to: URL(fileURLWithPath: stage + "/clash/usr/bin/hello"))
 
         // Packages.
         let dependencies = [
             "musl": [], "busybox": ["musl"], "alpine-base": ["busybox", "musl"], "hello": ["alpine-base"], "clash": [],
+            "s6": [],
         ]
         let versions = [
             "musl": "1.2.5-r0", "busybox": "1.36.1-r29", "alpine-base": "3.20.3-r0", "hello": "1.0.0-r0",
@@ -120,7 +126,7 @@ struct FixtureRepository: Sendable {
             let dir = "\(repository)/\(arch)"
             try fm.createDirectory(atPath: dir, withIntermediateDirectories: true)
             for name in baseNames { try create(name, arch: arch, into: dir) }
-            for name in ["hello", "clash"] { try create(name, arch: "noarch", into: dir) }
+            for name in ["hello", "clash", "s6"] { try create(name, arch: "noarch", into: dir) }
             let apks = try fm.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".apk") }.sorted().map {
                 "\(dir)/\($0)"
             }
@@ -198,6 +204,20 @@ struct FixtureRepository: Sendable {
         archs:
         \(archs.map { "  - \($0)" }.joined(separator: "\n"))
         \(extra)
+        """
+    }
+
+    /// A melange.yaml `environment:` block (top level): busybox from this repository, trusted by its key.
+    var busyboxEnvironment: String {
+        """
+        environment:
+          contents:
+            repositories:
+              - \(repository)
+            keyring:
+              - \(publicKey)
+            packages:
+              - busybox
         """
     }
 

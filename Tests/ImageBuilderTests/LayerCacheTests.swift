@@ -33,6 +33,9 @@ import Testing
         ("users", { $0.accounts.users = [User(username: "nonroot", uid: 65532)] }),
         ("paths", { $0.paths = [PathMutation(path: "/data", type: .directory, permissions: 0o755)] }),
         ("os-release", { $0.osRelease = OSRelease(id: "wolfi") }),
+        ("services", { $0.services = ["web": "/usr/bin/web"] }),
+        ("layering", { $0.layering = Layering(strategy: "origin", budget: 2) }),
+        ("layering budget", { $0.layering = Layering(strategy: "origin", budget: 3) }),
     ]
 
     @Test func keyIsStableAndCoversEveryInput() throws {
@@ -91,3 +94,31 @@ import Testing
         }
     }
 }
+
+extension LayerCacheTests {
+    /// A layered entry keeps every layer; a missing upper layer makes the entry a miss.
+    @Test func layeredEntryRoundTrip() throws {
+        try TemporaryDirectory.withSync { dir in
+            let cache = LayerCache(cacheDirectory: dir.path)
+            let key = Hasher.digest(.sha256, Array("layered".utf8))
+            let staging = try cache.stagingDirectory()
+            var layers: [WrittenLayer] = []
+            for (index, name) in ["layer.tar.gz", "layer-1.tar.gz", "layer-2.tar.gz"].enumerated() {
+                try AtomicFileSink.write([UInt8](repeating: UInt8(index), count: 10 + index), to: staging + "/" + name)
+                layers.append(
+                    WrittenLayer(
+                        path: staging + "/" + name, digest: Hasher.digest(.sha256, [UInt8(index)]),
+                        diffID: Hasher.digest(.sha256, [UInt8(index), 1]), size: Int64(10 + index), uncompressedSize: 512))
+            }
+            let facts = try Self.entry(size: 1).facts
+            let stored = try cache.commit(LayerCacheEntry(layers: layers, facts: facts), staging: staging, key: key)
+            #expect(stored.layers.map { ($0.path as NSString).lastPathComponent } == ["layer.tar.gz", "layer-1.tar.gz", "layer-2.tar.gz"])
+            let hit = try #require(cache.lookup(key))
+            #expect(hit.layers == stored.layers)
+            #expect(hit.layers.map(\.digest) == layers.map(\.digest))
+            try FileManager.default.removeItem(atPath: stored.layers[2].path)
+            #expect(cache.lookup(key) == nil, "an entry missing a layer is not served")
+        }
+    }
+}
+

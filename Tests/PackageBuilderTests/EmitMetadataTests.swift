@@ -118,3 +118,23 @@ struct EmitMetadataTests {
         }
     }
 }
+
+extension EmitMetadataTests {
+    /// `package.cpe` becomes melange's CPE 2.3 name (package version, `*` for the rest) for the package and its
+    /// subpackages, and a `SECURITY`/`cpe23Type` reference in the package's SBOM.
+    @Test func cpeNameAndSBOMReference() throws {
+        var package = Self.package
+        package.cpe = CPE(vendor: "foo_project", product: "foo", targetSW: "linux")
+        let metadata = try PackageMetadata(package: package, architecture: .x86_64)
+        #expect(metadata.cpe == "cpe:2.3:a:foo_project:foo:1.2.3:*:*:*:*:linux:*:*")
+        let sub = try PackageMetadata(subpackage: Subpackage(name: "foo-dev"), of: package, architecture: .x86_64)
+        #expect(sub.cpe == metadata.cpe)
+        #expect(try PackageMetadata(package: Self.package, architecture: .x86_64).cpe == nil)
+        let reference = PackageSBOM.document(for: metadata, namespace: "wolfi", clock: BuildClock(epoch: 0)).packages
+            .flatMap(\.externalReferences).first { $0.type == "cpe23Type" }
+        #expect(reference?.category == "SECURITY")
+        #expect(reference?.locator == metadata.cpe)
+        package.cpe = CPE(product: "foo")
+        #expect(throws: LaminaError.self) { _ = try PackageMetadata(package: package, architecture: .x86_64) }
+    }
+}

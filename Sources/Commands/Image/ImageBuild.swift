@@ -68,7 +68,7 @@ struct ImageBuild: AsyncParsableCommand {
             try await ImageBuilder(engine: engine).build(request)
         }
         for image in result.images {
-            global.logger.info("\(image.architecture.ociPlatform): \(image.packages.count) packages, layer \(image.layer.digest) (\(image.layer.size) bytes), manifest \(image.manifest.descriptor.digest)")
+            global.logger.info("\(image.architecture.ociPlatform): \(image.packages.count) packages, \(image.layers.count == 1 ? "layer" : "\(image.layers.count) layers, top") \(image.layers[image.layers.count - 1].digest) (\(image.layers.reduce(0) { $0 + $1.size }) bytes), manifest \(image.manifest.descriptor.digest)")
         }
         global.logger.result("wrote \(output) (\(result.tags.joined(separator: ", ")))")
     }

@@ -139,11 +139,11 @@ struct ImagePublish: AsyncParsableCommand {
         let images = result.images.map { image in
             LayoutImage(
                 architecture: image.architecture, manifest: image.manifest, config: image.config,
-                layers: [
+                layers: image.layers.map { layer in
                     LayoutBlob(
-                        descriptor: Descriptor(mediaType: .ociLayerGzip, digest: image.layer.digest, size: image.layer.size),
-                        file: layout + "/" + ImageLayout.blobPath(image.layer.digest))
-                ])
+                        descriptor: Descriptor(mediaType: .ociLayerGzip, digest: layer.digest, size: layer.size),
+                        file: layout + "/" + ImageLayout.blobPath(layer.digest))
+                })
         }
         for image in result.images {
             global.logger.info("\(image.architecture.ociPlatform): manifest \(image.manifest.descriptor.digest)")

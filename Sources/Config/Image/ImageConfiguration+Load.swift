@@ -225,6 +225,12 @@ extension ImageConfiguration {
                 at: ConfigPath([.key("accounts"), .key("groups"), .index(index), .key("groupname")]),
                 "group has no groupname")
         }
+        for name in entrypoint.services.keys.sorted()
+        where name.isEmpty || name.contains("/") || name == "." || name == ".." {
+            throw map.error(
+                at: ConfigPath([.key("entrypoint"), .key("services"), .key(name)]),
+                "service name '\(name)' must be one path component (it becomes /sv/<name>/run)", atKey: true)
+        }
         if format == .erofs, layering != nil {
             throw map.error(at: ConfigPath([.key("layering")]), "layering is not supported with format 'erofs' yet")
         }

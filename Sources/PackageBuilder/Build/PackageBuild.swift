@@ -144,13 +144,27 @@ public struct PackageBuild: Sendable {
         let environment = plan.environment
         let sandbox = SandboxConfiguration(
             guestRoot: guest.root.map { URL(fileURLWithPath: $0) }, guestRootWritable: true,
-            workspace: URL(fileURLWithPath: workspace), environment: environment, network: options.network)
+            workspace: URL(fileURLWithPath: workspace), environment: environment, network: options.network,
+            capabilities: try CapabilityChanges(add: config.capabilities.add, drop: config.capabilities.drop))
         progress?(.note("runner: \(options.runner.name)\(guest.root == nil ? ", guest: the host's / read-only (no environment packages)" : "")"))
         let fetcher = SourceFetcher(cacheDirectory: options.cacheDirectory, offline: options.offline, transport: transport, progress: progress)
+        // `package.timeout` bounds the whole build, as melange's context deadline does: each step may use what is
+        // left of it, and none starts once it is spent.
+        let timeout = config.package.timeout.flatMap { $0.nanoseconds > 0 ? $0 : nil }
+        let deadline = timeout.map { started + .nanoseconds($0.nanoseconds) }
         let firstStep: Duration? = try await GuestRoot.withSession(options.runner, sandbox) { session in
             var firstStep: Duration?
             for package in plan.packagePlans {
                 for step in package.steps {
+                    var remaining: Duration?
+                    if let deadline, let timeout {
+                        remaining = deadline - ContinuousClock.now
+                        if remaining! <= .zero {
+                            throw LaminaError(
+                                .sandbox, "build exceeded its timeout of \(timeout) before step '\(step.name)'",
+                                subject: "package.timeout")
+                        }
+                    }
                     if firstStep == nil {
                         firstStep = ContinuousClock.now - started
                         progress?(.note("first step after \(Self.format(firstStep!))"))
@@ -162,6 +176,7 @@ public struct PackageBuild: Sendable {
                     case .run:
                         guard var buildStep = step.buildStep else { continue }
                         buildStep.trace = options.trace
+                        if let remaining { buildStep.timeout = min(buildStep.timeout ?? remaining, remaining) }
                         try await session.runChecked(buildStep, output: stepOutput)
                     }
                 }

@@ -102,7 +102,8 @@ public struct PackageTest: Sendable {
 
         let sandbox = SandboxConfiguration(
             guestRoot: URL(fileURLWithPath: guest), guestRootWritable: true, workspace: URL(fileURLWithPath: workspace),
-            environment: test.environment, network: options.network)
+            environment: test.environment, network: options.network,
+            capabilities: try CapabilityChanges(add: loaded.configuration.capabilities.add, drop: loaded.configuration.capabilities.drop))
         try await GuestRoot.withSession(options.runner, sandbox) { session in
             for step in test.steps {
                 progress?(.note("\(test.packageName) test: \(step.name)"))

@@ -113,7 +113,7 @@ public struct PackageEmitter: Sendable {
         }
         let writer = PackageWriter(
             info: info, scripts: metadata.scripts, clock: clock, signingKeys: signingKey.map { [$0] } ?? [],
-            algorithms: algorithms, compressionLevel: compressionLevel)
+            algorithms: algorithms, compressionLevel: compressionLevel, xattrs: metadata.xattrs)
         let output = outputDirectory + "/" + metadata.fileName
         let written = try writer.write(directory: directory, to: output)
         progress?(.note("wrote \(output) (\(written.fileSize ?? 0) bytes)"))

@@ -50,6 +50,12 @@ public struct PackageMetadata: Sendable, Hashable {
     public var scripts: [String: String]
     /// `triggers`: the path globs the `trigger` scriptlet watches.
     public var triggers: [String]
+    /// Extended attributes given to files of the package (path without leading `/` → name → value): the
+    /// `security.capability` of `setcap`.
+    public var xattrs: [String: [String: [UInt8]]] = [:]
+    /// The CPE 2.3 name the package's SBOM carries as a `SECURITY`/`cpe23Type` reference (melange's
+    /// `Package.CPEString`, the origin package's for subpackages too); nil without `package.cpe`.
+    public var cpe: String?
 
     public init(
         name: String, version: String, epoch: UInt64 = 0, description: String? = nil, url: String? = nil,
@@ -106,6 +112,8 @@ extension PackageMetadata {
             name: package.name, package: package, dependencies: package.dependencies, options: package.options,
             scriptlets: package.scriptlets, description: package.description, url: package.url,
             commit: package.commit, architecture: architecture, keyPrefix: "package")
+        xattrs = try FileCapabilities.xattrs(package.setcap, keyPrefix: "package")
+        cpe = try Self.cpeName(package)
     }
 
     /// The metadata of a subpackage: version, epoch and license come from the origin package, `origin` is
@@ -118,6 +126,9 @@ extension PackageMetadata {
             options: subpackage.options, scriptlets: subpackage.scriptlets, description: subpackage.description,
             url: subpackage.url, commit: subpackage.commit.isEmpty ? package.commit : subpackage.commit,
             architecture: architecture, keyPrefix: "subpackages[\(subpackage.name)]")
+        // melange parses a subpackage's `setcap` but applies only the main package's; Lamina applies both.
+        xattrs = try FileCapabilities.xattrs(subpackage.setcap, keyPrefix: "subpackages[\(subpackage.name)]")
+        cpe = try Self.cpeName(package)
     }
 
     private init(
@@ -159,6 +170,24 @@ extension PackageMetadata {
             triggers = scriptlets.trigger.paths
         }
         try validate(keyPrefix: keyPrefix)
+    }
+
+    /// `cpe:2.3:<part>:<vendor>:<product>:<version>:*:<edition>:<language>:<sw_edition>:<target_sw>:<target_hw>:<other>`
+    /// with `*` for what is not given and part `a` by default; nil when `package.cpe` is empty.
+    /// - Throws: `.invalidInput` when vendor or product is missing or the part is not `a`, `h` or `o`.
+    static func cpeName(_ package: Package) throws -> String? {
+        let cpe = package.cpe
+        guard !cpe.isEmpty else { return nil }
+        func field(_ value: String) -> String { value.isEmpty ? "*" : value }
+        let part = cpe.part.isEmpty ? "a" : cpe.part
+        guard ["a", "h", "o"].contains(part) else {
+            throw LaminaError(.invalidInput, "package.cpe.part must be one of a, h, o (not '\(part)')")
+        }
+        guard !cpe.vendor.isEmpty, !cpe.product.isEmpty else {
+            throw LaminaError(.invalidInput, "package.cpe needs both vendor and product")
+        }
+        return ["cpe:2.3", part, cpe.vendor, cpe.product, package.version, "*", field(cpe.edition), field(cpe.language),
+            field(cpe.swEdition), field(cpe.targetSW), field(cpe.targetHW), field(cpe.other)].joined(separator: ":")
     }
 
     /// melange's license expression: every `copyright[].license` joined with ` AND `; a compound entry

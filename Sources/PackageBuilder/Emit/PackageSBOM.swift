@@ -44,7 +44,7 @@ public enum PackageSBOM {
                         PackageURL.apk(
                             namespace: namespace, name: metadata.name, version: metadata.fullVersion,
                             architecture: metadata.architecture, distro: namespace))
-                ]),
+                ] + (metadata.cpe.map { [ExternalReference(category: "SECURITY", type: "cpe23Type", locator: $0)] } ?? [])),
         ]
         document.extractedLicenses = license.extracted
         return document
