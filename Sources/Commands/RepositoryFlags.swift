@@ -54,6 +54,19 @@ struct RepositoryFlags: ParsableArguments {
         }
     }
 
+    /// These flags as Lamina's own command line spells them (for a face handing over to a `lamina` command),
+    /// with `cacheOverride` in place of `--cache-dir`.
+    func laminaArguments(cacheOverride: String?) -> [String] {
+        var out: [String] = []
+        for key in Self.splitList(keyrings) { out += ["--keyring-append", key] }
+        for repository in Self.splitList(repositories) { out += ["--repository-append", repository] }
+        for arch in Self.splitList(archs) { out += ["--arch", arch] }
+        if let cacheOverride { out += ["--cache-dir", cacheOverride] }
+        if offline { out.append("--offline") }
+        if allowUntrusted { out.append("--allow-untrusted") }
+        return out
+    }
+
     /// `a,b` and repeated values as one list, blanks dropped (cobra's string-slice flags).
     static func splitList(_ values: [String]) -> [String] {
         values.flatMap { $0.split(separator: ",").map { String($0).trimmingSpaces } }.filter { !$0.isEmpty }

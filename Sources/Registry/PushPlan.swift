@@ -58,10 +58,11 @@ public struct PushPlan: Sendable {
         for descriptor in top.manifests where seen.insert(descriptor.digest).inserted { descriptors.append(descriptor) }
         guard !descriptors.isEmpty else { throw LaminaError(.invalidInput, "index.json names no manifests", subject: indexPath) }
 
+        // A layout naming an image index (alone, or beside its per-architecture manifests) pushes that index.
         var nested: Blob?
-        if descriptors.count == 1, descriptors[0].mediaType.isIndex {
-            let blob = try loadBlob(descriptors[0], in: directory)
-            let inner = try decodeJSON(Index.self, from: blob.bytes, what: blobPath(descriptors[0].digest, in: directory))
+        if let top = descriptors.first(where: { $0.mediaType.isIndex }) {
+            let blob = try loadBlob(top, in: directory)
+            let inner = try decodeJSON(Index.self, from: blob.bytes, what: blobPath(top.digest, in: directory))
             nested = blob
             descriptors = inner.manifests
         }

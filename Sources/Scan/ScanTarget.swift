@@ -258,6 +258,8 @@ struct LayoutReader<Store: BlobStore> {
         var platform: Platform?
         /// Blob paths (OCI) or member paths (docker-archive), bottom layer first.
         var layers: [String]
+        /// The manifest's digest (OCI), so a manifest named twice in `index.json` is one candidate.
+        var manifest: Digest? = nil
     }
 
     func read(architecture: Architecture?) throws -> InstalledPackages {
@@ -324,9 +326,10 @@ struct LayoutReader<Store: BlobStore> {
             if descriptor.mediaType.isIndex {
                 guard let nested = try json(Index.self, path) else { throw LaminaError(.notFound, "missing blob \(path)", subject: name) }
                 try collect(nested.manifests, depth: depth + 1, into: &out)
-            } else if descriptor.mediaType.isManifest {
+            } else if descriptor.mediaType.isManifest, !out.contains(where: { $0.manifest == descriptor.digest }) {
                 guard let manifest = try json(Manifest.self, path) else { throw LaminaError(.notFound, "missing blob \(path)", subject: name) }
-                out.append(Candidate(platform: descriptor.platform, layers: manifest.layers.map { ImageLayout.blobPath($0.digest) }))
+                out.append(
+                    Candidate(platform: descriptor.platform, layers: manifest.layers.map { ImageLayout.blobPath($0.digest) }, manifest: descriptor.digest))
             }
         }
     }

@@ -24,7 +24,11 @@ struct PackageBuildCommand: AsyncParsableCommand {
     @Option(name: .customLong("package-append"), help: "Add a package to the build environment (repeatable).") var packages: [String] = []
     @Option(name: .customLong("build-option"), help: "Enable an `options:` entry of the config (repeatable).") var buildOptions: [String] = []
     @Option(name: .customLong("vars-file"), help: "YAML/KEY: VALUE file of variables merged over `vars:`.") var varsFile: String?
-    @Option(name: .customLong("env-file"), help: "KEY=VALUE file of environment variables for the steps.") var envFile: String?
+    @Option(name: .customLong("env-file"), help: "KEY=VALUE file of environment variables for the steps (repeatable; later files win).")
+    var envFiles: [String] = []
+    @Option(name: .customLong("namespace"), help: "Distribution named in the packages' SBOM purls (e.g. wolfi, alpine).") var namespace = "unknown"
+    @Flag(name: .customLong("empty-workspace"), help: "Start from an empty workspace instead of a copy of the source folder.")
+    var emptyWorkspace = false
     @Option(name: .customLong("generate-index"), help: "Update APKINDEX.tar.gz (true/false).") var generateIndex = true
     @Option(name: .customLong("source-date-epoch"), help: "Unix seconds for every timestamp (overrides SOURCE_DATE_EPOCH).")
     var sourceDateEpoch: Int64?
@@ -33,6 +37,30 @@ struct PackageBuildCommand: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
+        let results = try await builds()
+        let logger = global.logger
+        if json {
+            struct Output: Encodable {
+                var architecture: String
+                var packages: [String]
+                var index: String?
+                var timeToFirstStepMilliseconds: Int64?
+            }
+            try printJSON(results.map { arch, result in
+                Output(
+                    architecture: arch.apk, packages: result.packages.map(\.path), index: result.indexPath,
+                    timeToFirstStepMilliseconds: result.timeToFirstStep?.wholeMilliseconds)
+            })
+        } else {
+            for (_, result) in results {
+                for package in result.packages { logger.result("wrote \(package.path)") }
+                if let index = result.indexPath { logger.result("updated \(index)") }
+            }
+        }
+    }
+
+    /// Builds the config for every architecture asked for, in order.
+    func builds() async throws -> [(Architecture, PackageBuildResult)] {
         let environment = ProcessInfo.processInfo.environment
         let clock = try sourceDateEpoch.map { BuildClock(epoch: $0) } ?? BuildClock.fromEnvironment(environment)
         let runner = try flags.prepare()
@@ -46,8 +74,12 @@ struct PackageBuildCommand: AsyncParsableCommand {
             options.extraPackages = packages
             options.buildOptions = buildOptions
             options.vars = try varsFile.map(Self.readVars) ?? [:]
-            options.environmentOverrides = try envFile.map(Self.readEnvironment) ?? [:]
+            options.environmentOverrides = try envFiles.reduce(into: [:]) { merged, file in
+                merged.merge(try Self.readEnvironment(file)) { _, later in later }
+            }
             options.generateIndex = generateIndex
+            options.namespace = namespace
+            options.emptyWorkspace = emptyWorkspace
             return options
         }
         // Every architecture must be able to run before the first build starts (no emulator here).
@@ -67,24 +99,7 @@ struct PackageBuildCommand: AsyncParsableCommand {
             }
             results.append((arch, result))
         }
-        if json {
-            struct Output: Encodable {
-                var architecture: String
-                var packages: [String]
-                var index: String?
-                var timeToFirstStepMilliseconds: Int64?
-            }
-            try printJSON(results.map { arch, result in
-                Output(
-                    architecture: arch.apk, packages: result.packages.map(\.path), index: result.indexPath,
-                    timeToFirstStepMilliseconds: result.timeToFirstStep?.wholeMilliseconds)
-            })
-        } else {
-            for (_, result) in results {
-                for package in result.packages { logger.result("wrote \(package.path)") }
-                if let index = result.indexPath { logger.result("updated \(index)") }
-            }
-        }
+        return results
     }
 
     /// `KEY: VALUE` lines (melange's vars file is a YAML map of strings).
