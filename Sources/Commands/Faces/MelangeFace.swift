@@ -83,6 +83,9 @@ struct MelangeBuild: AsyncParsableCommand {
     @Flag(name: .customLong("generate-index"), inversion: .prefixedNo, help: "whether to generate APKINDEX.tar.gz") var generateIndex = true
     @Flag(name: .customLong("empty-workspace"), help: "whether the build workspace should be empty") var emptyWorkspace = false
     @Option(name: .customLong("out-dir"), help: "directory where packages will be output") var outDir = "./packages/"
+
+    /// `--out-dir` without the trailing slash of its default, so messages name `./packages/x86_64/…`.
+    var outputDirectory: String { outDir.count > 1 && outDir.hasSuffix("/") ? String(outDir.dropLast()) : outDir }
     @Option(name: .customLong("namespace"), help: "namespace to use in package URLs in SBOM (eg wolfi, alpine)") var namespace = "unknown"
     @Option(name: .customLong("build-option"), help: "build options to enable") var buildOptions: [String] = []
     @Option(name: .customLong("runner"), help: "which runner to use: bubblewrap (default), docker or podman") var runner = ""
@@ -99,7 +102,7 @@ struct MelangeBuild: AsyncParsableCommand {
     /// The `lamina package build` command line these flags mean.
     func laminaArguments() throws -> [String] {
         var out = [config] + repository.laminaArguments(cacheOverride: try cacheDirectory())
-        out += ["--runner", try melangeRunner(runner), "--out-dir", outDir, "--namespace", namespace, "--generate-index", generateIndex ? "true" : "false"]
+        out += ["--runner", try melangeRunner(runner), "--out-dir", outputDirectory, "--namespace", namespace, "--generate-index", generateIndex ? "true" : "false"]
         if !signingKey.isEmpty { out += ["--signing-key", signingKey] }
         if !sourceDir.isEmpty { out += ["--source-dir", sourceDir] }
         if !workspaceDir.isEmpty { out += ["--workspace-dir", workspaceDir] }
@@ -146,8 +149,8 @@ struct MelangeBuild: AsyncParsableCommand {
                     text += "\(arch.apk)|\(info.origin ?? info.name)|\(info.name)|\(info.version)\n"
                 }
             }
-            try FileManager.default.createDirectory(atPath: outDir, withIntermediateDirectories: true)
-            try appendText(text, to: (outDir as NSString).appendingPathComponent("packages.log"))
+            try FileManager.default.createDirectory(atPath: outputDirectory, withIntermediateDirectories: true)
+            try appendText(text, to: (outputDirectory as NSString).appendingPathComponent("packages.log"))
         }
     }
 }
