@@ -15,18 +15,21 @@ import Testing
             "create-build-log", "persist-lint-results", "debug", "debug-runner", "rm", "cpu", "cpumodel", "disk", "memory", "timeout",
             "trace", "lint-require", "lint-warn", "ignore-signatures", "cleanup", "git-commit", "git-repo-url", "license",
             "generate-provenance", "fail-on-lint-warning", "log-level",
-        ].map { ("build", $0, Character?.none) } + [("build", "keyring-append", "k"), ("build", "repository-append", "r"), ("build", "interactive", "i")]
+        ].map { ("build", $0, Character?.none) }
+            + [("build", "keyring-append", Character?("k")), ("build", "repository-append", "r"), ("build", "interactive", "i")]
         let test = [
             "workspace-dir", "pipeline-dirs", "source-dir", "cache-dir", "cache-source", "apk-cache-dir", "arch", "test-option", "runner",
             "env-file", "debug", "debug-runner", "test-package-append", "rm", "ignore-signatures", "cpu", "cpumodel", "disk", "memory",
             "timeout", "log-level",
-        ].map { ("test", $0, Character?.none) } + [("test", "keyring-append", "k"), ("test", "repository-append", "r"), ("test", "interactive", "i")]
+        ].map { ("test", $0, Character?.none) }
+            + [("test", "keyring-append", Character?("k")), ("test", "repository-append", "r"), ("test", "interactive", "i")]
         let others: [(String, String, Character?)] = [
             ("keygen", "key-size", nil), ("index", "output", "o"), ("index", "source", "s"), ("index", "arch", "a"), ("index", "signing-key", nil),
-            ("index", "merge", "m"), ("sign-index", "signing-key", nil), ("sign-index", "force", "f"), ("bump", "expected-commit", nil),
+            ("index", "merge", "m"), ("sign", "signing-key", "k"), ("sign-index", "signing-key", nil), ("sign-index", "force", "f"), ("bump", "expected-commit", nil),
             ("version", "json", nil),
         ]
-        return build + test + others
+        let all: [(String, String, Character?)] = build + test + others
+        return all
     }()
 
     static let apkoFlags: [(String, String, Character?)] = {
@@ -57,7 +60,7 @@ import Testing
                 help[sub] = r.stdout
             }
             let text = help[sub]!
-            if text.contains("--\(long) ") || text.contains("--\(long)\n") || text.contains("--\(long),") || text.contains("--[no-]\(long)") {
+            if text.contains("--\(long) ") || text.contains("--\(long)\n") || text.contains("--\(long),") || text.contains("--\(long)/--no-\(long)") {
                 if let short { #expect(text.contains("-\(short), --\(long)"), "\(face) \(sub): -\(short) for --\(long)") }
                 continue
             }
@@ -79,7 +82,7 @@ import Testing
 
     @Test func subcommandsOfTheOriginals() throws {
         for (face, subs) in [
-            ("melange", ["build", "test", "keygen", "index", "sign-index", "query", "package-version", "bump", "version", "completion"]),
+            ("melange", ["build", "test", "keygen", "index", "sign", "sign-index", "query", "package-version", "bump", "version", "completion"]),
             ("apko", ["build", "publish", "build-minirootfs", "show-config", "show-packages", "lock", "version", "completion"]),
         ] {
             let r = try CommandRunner.lamina([face, "--help"])
@@ -106,7 +109,7 @@ import Testing
         for arguments in [["melange", "nosuch"], ["apko", "build", "--nosuch"], ["melange", "build", "missing.yaml"], ["apko", "show-config", "missing.yaml"]] {
             let r = try CommandRunner.lamina(arguments)
             #expect(r.status == 1, "\(arguments): \(r.status) \(r.stderr)")
-            #expect(r.stderr.hasPrefix("Error: "), "\(arguments): \(r.stderr)")
+            #expect(r.stderr.split(separator: "\n").contains { $0.hasPrefix("Error: ") }, "\(arguments): \(r.stderr)")
         }
         // cobra's booleans: --generate-index=false and --rm=false are taken, --vcs=false too.
         let help = try CommandRunner.lamina(["apko", "build", "--vcs=false", "--sbom=false", "--help"])
@@ -161,7 +164,7 @@ import Testing
             #expect(bump.status == 0, "\(bump.stderr)")
             let text = try String(contentsOfFile: config, encoding: .utf8)
             #expect(text.contains("# a comment that stays\npackage:\n  name: hello\n  version: \"1.3.0\"\n  epoch: 0\n"), "\(text)")
-            #expect(text.contains("      expected-commit: fedcba9876543210fedcba9876543210fedcba98\n"), "\(text)")
+            #expect(text.hasSuffix("      expected-commit: fedcba9876543210fedcba9876543210fedcba98"), "\(text)")
             #expect(try CommandRunner.lamina(["melange", "package-version", config]).stdout == "hello-1.3.0-r0\n")
         }
     }
@@ -181,6 +184,17 @@ import Testing
             let r = try CommandRunner.lamina(["melange", "index", "-o", index, "--signing-key", key, apk], directory: dir.path)
             #expect(r.status == 0, "\(r.stderr)")
             #expect(try CommandRunner.lamina(["package", "verify", "--keyring", key + ".pub", index]).status == 0)
+            // melange sign: the package, re-signed by another key, verifies with it and keeps its identity and data.
+            let info = try CommandRunner.lamina(["package", "info", apk, "--json"]).stdout
+            let resign = try CommandRunner.lamina(["melange", "sign", "-k", other, apk])
+            #expect(resign.status == 0, "\(resign.stderr)")
+            #expect(try CommandRunner.lamina(["package", "verify", "--keyring", other + ".pub", apk]).status == 0)
+            #expect(try CommandRunner.lamina(["package", "verify", "--keyring", key + ".pub", apk]).status == 1)
+            let after = try CommandRunner.lamina(["package", "info", apk, "--json"]).stdout
+            let identity = { (text: String) in
+                (try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any]).flatMap { $0?["identity"] as? String }
+            }
+            #expect(identity(info) != nil && identity(info) == identity(after), "\(info)\n\(after)")
             // Signed by another key, with --force; without it an index already signed by that key is left alone.
             let sign = try CommandRunner.lamina(["melange", "sign-index", "--signing-key", other, index, "--force"])
             #expect(sign.status == 0, "\(sign.stderr)")
@@ -217,7 +231,7 @@ import Testing
             for name in ["lamina", "melange", "apko"] {
                 for (path, marker) in [
                     ("share/bash-completion/completions/\(name)", "complete "), ("share/zsh/site-functions/_\(name)", "#compdef \(name)"),
-                    ("share/fish/vendor_completions.d/\(name).fish", "complete -c \(name)"),
+                    ("share/fish/vendor_completions.d/\(name).fish", "complete -c '\(name)'"),
                 ] {
                     let text = (try? String(contentsOfFile: dir.file(path), encoding: .utf8)) ?? ""
                     #expect(text.contains(marker), "\(path)")

@@ -13,7 +13,7 @@ struct MelangeFace: FaceRoot {
         commandName: "melange",
         abstract: "Build APK packages from a YAML configuration file (Lamina speaking melange's command line).",
         subcommands: [
-            MelangeBuild.self, MelangeTest.self, MelangeKeygen.self, MelangeIndex.self, MelangeSignIndex.self, MelangeQuery.self,
+            MelangeBuild.self, MelangeTest.self, MelangeKeygen.self, MelangeIndex.self, MelangeSign.self, MelangeSignIndex.self, MelangeQuery.self,
             MelangePackageVersion.self, MelangeBump.self, FaceVersion<MelangeFace>.self, FaceCompletion<MelangeFace>.self,
         ])
 
@@ -253,6 +253,22 @@ struct MelangeIndex: AsyncParsableCommand {
         if !signingKey.isEmpty { arguments += ["--signing-key", signingKey] }
         var command = try PackageIndex.parse(arguments)
         try await command.run()
+    }
+}
+
+/// `melange sign [--signing-key=key.rsa] package.apk...`
+struct MelangeSign: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "sign", abstract: "Sign an APK package")
+    @Argument(help: "The packages to sign.") var packages: [String]
+    @Option(name: [.customShort("k"), .customLong("signing-key")], help: "The signing key to use.") var signingKey = "local-melange.rsa"
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        let key = try SigningKey.load(path: signingKey)
+        for package in packages {
+            try PackageResigner.resign(path: package, keys: [key])
+            global.logger.info("signed \(package) with key \(signingKey)")
+        }
     }
 }
 
