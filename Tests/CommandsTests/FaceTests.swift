@@ -246,3 +246,59 @@ import Testing
         }
     }
 }
+
+/// `melange build` through the face, in a bubblewrap sandbox on the host's root: the melange flags reach the
+/// engine (`--out-dir`, `--namespace`, `--empty-workspace`, `--create-build-log`, `--generate-index=false`,
+/// `--build-date`).
+@Suite(.enabled(if: CommandRunner.which("bwrap") != nil, "bwrap not installed"))
+struct MelangeBuildFaceTests {
+    @Test func flagsReachTheBuild() throws {
+        try TemporaryDirectory.withSync { dir in
+            try Data(
+                """
+                package:
+                  name: probe
+                  version: 0.1.0
+                  epoch: 2
+                  description: probe
+                  copyright:
+                    - license: MIT
+                  options:
+                    no-depends: true
+                pipeline:
+                  - runs: |
+                      mkdir -p "${{targets.destdir}}/usr/share/probe"
+                      if [ -e stray.txt ]; then echo present; else echo absent; fi > "${{targets.destdir}}/usr/share/probe/workspace"
+                """.utf8
+            ).write(to: URL(fileURLWithPath: dir.file("melange.yaml")))
+            try Data("x".utf8).write(to: URL(fileURLWithPath: dir.file("stray.txt")))
+            #expect(try CommandRunner.lamina(["melange", "keygen", "--key-size", "2048"], directory: dir.path).status == 0)
+            func build(_ extra: [String]) throws -> CommandResult {
+                try CommandRunner.lamina(
+                    ["melange", "build", "--signing-key", "melange.rsa", "--arch", "x86_64", "--cache-dir", dir.file("cache")] + extra,
+                    directory: dir.path)
+            }
+            let apk = "out/x86_64/probe-0.1.0-r2.apk"
+            let first = try build([
+                "--out-dir", "out", "--namespace", "wolfi", "--empty-workspace", "--create-build-log", "--generate-index=false",
+                "--build-date", "2024-01-02T03:04:05Z",
+            ])
+            #expect(first.status == 0, "\(first.stderr)")
+            #expect(try CommandRunner.run("/bin/tar", ["-xzOf", dir.file(apk), "usr/share/probe/workspace"]).stdout == "absent\n")
+            #expect(!FileManager.default.fileExists(atPath: dir.file("out/x86_64/APKINDEX.tar.gz")))
+            #expect(try String(contentsOfFile: dir.file("out/packages.log"), encoding: .utf8) == "x86_64|probe|probe|0.1.0-r2\n")
+            let pkginfo = try CommandRunner.run("/bin/tar", ["-xzOf", dir.file(apk), ".PKGINFO"]).stdout
+            #expect(pkginfo.contains("builddate = 1704164645\n"), "\(pkginfo)")
+            let sbom = try CommandRunner.run("/bin/tar", ["-xzOf", dir.file(apk), "var/lib/db/sbom/probe-0.1.0-r2.spdx.json"]).stdout
+            #expect(sbom.contains("pkg:apk/wolfi/probe@0.1.0-r2"), "\(sbom.prefix(400))")
+
+            // Defaults: ./packages/, the source folder copied into the workspace, the index written.
+            let second = try build([])
+            #expect(second.status == 0, "\(second.stderr)")
+            #expect(try CommandRunner.run("/bin/tar", ["-xzOf", dir.file("packages/x86_64/probe-0.1.0-r2.apk"), "usr/share/probe/workspace"]).stdout == "present\n")
+            #expect(FileManager.default.fileExists(atPath: dir.file("packages/x86_64/APKINDEX.tar.gz")))
+            #expect(FileManager.default.fileExists(atPath: dir.file("packages/x86_64/APKINDEX.json")))
+            #expect(!FileManager.default.fileExists(atPath: dir.file("packages/packages.log")))
+        }
+    }
+}
