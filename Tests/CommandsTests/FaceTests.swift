@@ -302,3 +302,74 @@ struct MelangeBuildFaceTests {
         }
     }
 }
+
+/// The apko face on apko's own CLI test folder (its configs name `./testdata/...` relative to it; `-C` moves
+/// there, as apko's `--workdir` does).
+@Suite(.enabled(if: SharedTestData.isAvailable, "needs ../shared/testdata"))
+struct ApkoFaceTests {
+    static let apkoCLI = SharedTestData.path("chainguard-dev+apko/internal/cli")
+
+    func apko(_ arguments: [String], cache: String) throws -> CommandResult {
+        try CommandRunner.lamina(["apko", "-C", Self.apkoCLI] + arguments + ["--cache-dir", cache], environment: ["SOURCE_DATE_EPOCH": "0"])
+    }
+
+    @Test func buildTagsEachArchitectureAndNamesTheIndex() throws {
+        try TemporaryDirectory.withSync { dir in
+            let out = dir.file("image.tar")
+            let r = try apko(
+                ["build", "testdata/apko.yaml", "golden:latest", out, "--arch", "amd64,arm64", "--sbom-path", dir.path], cache: dir.file("cache"))
+            #expect(r.status == 0, "\(r.stderr)")
+            let docker = try #require(
+                try JSONSerialization.jsonObject(with: Data(CommandRunner.run("/bin/tar", ["-xOf", out, "manifest.json"]).stdout.utf8))
+                    as? [[String: Any]])
+            #expect(docker.map { ($0["RepoTags"] as? [String]) ?? [] } == [["golden:latest-amd64"], ["golden:latest-arm64"]])
+            let index = try #require(
+                try JSONSerialization.jsonObject(with: Data(CommandRunner.run("/bin/tar", ["-xOf", out, "index.json"]).stdout.utf8))
+                    as? [String: Any])
+            let names = ((index["manifests"] as? [[String: Any]]) ?? []).map {
+                (($0["annotations"] as? [String: String])?["org.opencontainers.image.ref.name"] ?? "", $0["mediaType"] as? String ?? "")
+            }
+            #expect(names.map(\.0) == ["latest", "latest-amd64", "latest-arm64"])
+            #expect(names.first?.1 == "application/vnd.oci.image.index.v1+json")
+            for sbom in ["sbom-x86_64.spdx.json", "sbom-aarch64.spdx.json", "sbom-index.spdx.json"] {
+                #expect(FileManager.default.fileExists(atPath: dir.file(sbom)), "\(sbom)")
+            }
+            // One architecture: still TAG-<arch>, and the index SBOM, as apko writes them.
+            let single = dir.file("single"), singleOut = dir.file("single.tar")
+            try FileManager.default.createDirectory(atPath: single, withIntermediateDirectories: true)
+            #expect(try apko(["build", "testdata/apko.yaml", "golden:latest", singleOut, "--arch", "arm64", "--sbom-path", single], cache: dir.file("cache")).status == 0)
+            #expect(try CommandRunner.run("/bin/tar", ["-xOf", singleOut, "manifest.json"]).stdout.contains(#""RepoTags":["golden:latest-arm64"]"#))
+            #expect(FileManager.default.fileExists(atPath: single + "/sbom-index.spdx.json"))
+            #expect(try apko(["build", "testdata/apko.yaml", "golden:latest", singleOut, "--sbom=false", "--arch", "arm64"], cache: dir.file("cache")).status == 0)
+        }
+    }
+
+    @Test func showPackagesLockAndMinirootfs() throws {
+        try TemporaryDirectory.withSync { dir in
+            let cache = dir.file("cache")
+            let show = try apko(["show-packages", "testdata/apko.yaml", "--arch", "amd64"], cache: cache)
+            #expect(show.status == 0, "\(show.stderr)")
+            #expect(show.stdout == "pretend-baselayout 1.0.0-r0\nreplayout 1.0.0-r0\n")
+            let lockFormat = try apko(["show-packages", "testdata/apko.yaml", "--arch", "amd64", "--format", "packagelock-source"], cache: cache)
+            #expect(lockFormat.stdout == "- pretend-baselayout=1.0.0-r0 # pretend-baselayout\n- replayout=1.0.0-r0 # replayout\n")
+            let template = try apko(["show-packages", "testdata/apko.yaml", "--arch", "amd64", "--format", "{{.Name}}@{{.Version}}"], cache: cache)
+            #expect(template.stdout == "pretend-baselayout@1.0.0-r0\nreplayout@1.0.0-r0\n")
+
+            let lock = dir.file("apko.lock.json")
+            let locked = try apko(["lock", "testdata/apko.yaml", "--output", lock], cache: cache)
+            #expect(locked.status == 0, "\(locked.stderr)")
+            let ours = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: lock))) as? [String: Any])
+            let theirs = try #require(
+                try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: Self.apkoCLI + "/testdata/apko.lock.json"))) as? [String: Any])
+            #expect((ours["config"] as? [String: String]) == (theirs["config"] as? [String: String]))
+
+            let rootfs = dir.file("rootfs.tar.gz")
+            let mini = try apko(["build-minirootfs", "testdata/apko.yaml", rootfs, "--build-arch", "amd64"], cache: cache)
+            #expect(mini.status == 0, "\(mini.stderr)")
+            #expect(try CommandRunner.run("/bin/tar", ["-tzf", rootfs]).stdout.contains("lib/apk/db/installed"))
+
+            let config = try apko(["show-config", "testdata/apko.yaml"], cache: cache)
+            #expect(config.status == 0 && config.stdout.contains("replayout"), "\(config.stderr)")
+        }
+    }
+}
