@@ -26,7 +26,8 @@ import Testing
         let others: [(String, String, Character?)] = [
             ("keygen", "key-size", nil), ("index", "output", "o"), ("index", "source", "s"), ("index", "arch", "a"), ("index", "signing-key", nil),
             ("index", "merge", "m"), ("sign", "signing-key", "k"), ("sign-index", "signing-key", nil), ("sign-index", "force", "f"), ("bump", "expected-commit", nil),
-            ("version", "json", nil),
+            ("version", "json", nil), ("lint", "lint-require", nil), ("lint", "lint-warn", nil), ("lint", "persist-lint-results", nil),
+            ("lint", "out-dir", nil), ("lint", "fail-on-lint-warning", nil),
         ]
         let all: [(String, String, Character?)] = build + test + others
         return all
@@ -82,7 +83,7 @@ import Testing
 
     @Test func subcommandsOfTheOriginals() throws {
         for (face, subs) in [
-            ("melange", ["build", "test", "keygen", "index", "sign", "sign-index", "query", "package-version", "bump", "version", "completion"]),
+            ("melange", ["build", "test", "keygen", "index", "sign", "sign-index", "query", "package-version", "bump", "lint", "version", "completion"]),
             ("apko", ["build", "publish", "build-minirootfs", "show-config", "show-packages", "lock", "version", "completion"]),
         ] {
             let r = try CommandRunner.lamina([face, "--help"])
@@ -370,6 +371,43 @@ struct ApkoFaceTests {
 
             let config = try apko(["show-config", "testdata/apko.yaml"], cache: cache)
             #expect(config.status == 0 && config.stdout.contains("replayout"), "\(config.stderr)")
+        }
+    }
+}
+
+/// `melange lint` over packages made with chosen problems.
+@Suite struct MelangeLintTests {
+    @Test func requiredLintersFailWarnLintersWarn() throws {
+        try TemporaryDirectory.withSync { dir in
+            func package(_ name: String, _ files: [(String, Int)]) throws -> String {
+                let root = dir.file("root-\(name)")
+                for (path, mode) in files {
+                    let full = root + "/" + path
+                    try FileManager.default.createDirectory(atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                    try Data("x".utf8).write(to: URL(fileURLWithPath: full))
+                    try FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: full)
+                }
+                let apk = dir.file("\(name)-1.0-r0.apk")
+                let r = try CommandRunner.lamina(["package", "create", root, "--name", name, "--version", "1.0", "-o", apk, "--log-level", "error"])
+                #expect(r.status == 0, "\(r.stderr)")
+                return apk
+            }
+            let clean = try package("clean", [("usr/bin/tool", 0o755)])
+            let ok = try CommandRunner.lamina(["melange", "lint", clean])
+            #expect(ok.status == 0, "\(ok.stderr)")
+            #expect(ok.stderr.contains("linters Lamina does not run on packages: binaryarch"), "\(ok.stderr)")
+
+            let bad = try package("bad", [("usr/bin/tool", 0o4755), ("opt/thing", 0o644), ("tmp/left", 0o644)])
+            let r = try CommandRunner.lamina(["melange", "lint", bad])
+            #expect(r.status == 1)
+            #expect(r.stderr.contains(#"linter "setuidgid" failed on package "bad": bad has setuid/setgid files: usr/bin/tool"#), "\(r.stderr)")
+            #expect(r.stderr.contains(#"linter "tempdir" failed on package "bad": bad writes to a temp dir"#), "\(r.stderr)")
+            #expect(r.stderr.contains("warning: opt: bad writes to /opt"), "\(r.stderr)")
+            // Chosen lists: only what is asked for; an unknown linter is refused.
+            let chosen = try CommandRunner.lamina(["melange", "lint", "--lint-require", "opt", "--lint-warn", "", bad])
+            #expect(chosen.status == 1 && chosen.stderr.contains(#"linter "opt" failed"#) && !chosen.stderr.contains("setuidgid"), "\(chosen.stderr)")
+            #expect(try CommandRunner.lamina(["melange", "lint", "--lint-require", "nosuch", bad]).status == 1)
+            #expect(try CommandRunner.lamina(["melange", "lint", "--lint-require", "strip", bad]).stderr.contains("not supported by Lamina"))
         }
     }
 }

@@ -14,7 +14,7 @@ struct MelangeFace: FaceRoot {
         abstract: "Build APK packages from a YAML configuration file (Lamina speaking melange's command line).",
         subcommands: [
             MelangeBuild.self, MelangeTest.self, MelangeKeygen.self, MelangeIndex.self, MelangeSign.self, MelangeSignIndex.self, MelangeQuery.self,
-            MelangePackageVersion.self, MelangeBump.self, FaceVersion<MelangeFace>.self, FaceCompletion<MelangeFace>.self,
+            MelangePackageVersion.self, MelangeBump.self, MelangeLint.self, FaceVersion<MelangeFace>.self, FaceCompletion<MelangeFace>.self,
         ])
 
     init() {}
@@ -45,6 +45,10 @@ struct MelangeFace: FaceRoot {
                 .init(flag: "git-repo-url", reason: "SBOM provenance of the build config"),
                 .init(flag: "license", reason: "SBOM provenance of the build config"),
                 .init(flag: "generate-provenance", reason: "SLSA provenance attestations"),
+            ],
+            "lint": [
+                .init(flag: "persist-lint-results", reason: "lint result files"),
+                .init(flag: "fail-on-lint-warning", reason: "a deprecated flag (use --lint-require and --lint-warn)"),
             ],
             "test": runnerResources + [
                 .init(flag: "test-option", reason: "test options"),
@@ -335,6 +339,39 @@ func renderTemplate(_ template: String, fields: [String: String], subject: Strin
         rest = rest[close.upperBound...]
     }
     return out + rest
+}
+
+/// `melange lint [--lint-require a,b] [--lint-warn c] foo.apk...`
+struct MelangeLint: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "lint", abstract: "Lints an APK, checking for problems and errors")
+    @Argument(help: "The .apk files.") var packages: [String]
+    @Option(name: .customLong("lint-require"), help: "linters that must pass") var lintRequire: [String] = PackageLinter.defaultRequired
+    @Option(name: .customLong("lint-warn"), help: "linters that will generate warnings") var lintWarn: [String] = PackageLinter.defaultWarn
+    @Option(name: .customLong("out-dir"), help: "directory where lint results JSON files will be saved (requires --persist-lint-results)")
+    var outDir = "packages"
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        let required = RepositoryFlags.splitList(lintRequire), warned = RepositoryFlags.splitList(lintWarn)
+        if let missing = required.first(where: PackageLinter.unimplemented.contains) {
+            throw LaminaError(.usage, "not supported by Lamina: the \(missing) linter (it needs the build, not only the package)", subject: "--lint-require")
+        }
+        let skipped = warned.filter(PackageLinter.unimplemented.contains)
+        if !skipped.isEmpty { global.logger.warn("linters Lamina does not run on packages: \(skipped.joined(separator: ", "))") }
+        var failures: [String] = []
+        for package in packages {
+            for finding in try PackageLinter.lint(path: package, linters: required + warned) {
+                if required.contains(finding.linter) {
+                    failures.append("linter \"\(finding.linter)\" failed on package \"\(finding.package)\": \(finding.message); suggest: \(finding.explain)")
+                } else {
+                    global.logger.warn("\(finding.linter): \(finding.message)")
+                }
+            }
+        }
+        if !failures.isEmpty {
+            throw LaminaError(.invalidInput, failures.joined(separator: "\n"), subject: "lint")
+        }
+    }
 }
 
 /// `melange package-version [config.yaml]`
