@@ -50,34 +50,46 @@ struct ApkoImageFlags: ParsableArguments {
 
     init() {}
 
-    /// Lamina's `ImageFlags` for these flags plus `extra` (e.g. `--lockfile FILE`).
-    func imageFlags(_ extra: [String] = []) throws -> ImageFlags {
+    /// These flags as `lamina image …` spells them.
+    func laminaArguments() -> [String] {
         var arguments = repository.laminaArguments(cacheOverride: repository.cacheDir)
         for repository in RepositoryFlags.splitList(buildRepositories) { arguments += ["--build-repository-append", repository] }
         for package in RepositoryFlags.splitList(packages) { arguments += ["--package-append", package] }
-        return try ImageFlags.parse(arguments + extra)
+        return arguments
     }
+
+    /// Lamina's `ImageFlags` for these flags plus `extra` (e.g. `--lockfile FILE`).
+    func imageFlags(_ extra: [String] = []) throws -> ImageFlags { try ImageFlags.parse(laminaArguments() + extra) }
 }
 
-/// `--sbom-formats`: apko writes SPDX only, as Lamina does.
-func checkSBOMFormats(_ formats: [String]) throws {
-    for format in RepositoryFlags.splitList(formats) where format != "spdx" {
-        throw LaminaError(.usage, "not supported by Lamina: SBOM format '\(format)' (spdx)", subject: "--sbom-formats")
-    }
-}
+/// What `apko build` and `apko publish` both take about the image they write.
+struct ApkoOutputFlags: ParsableArguments {
+    @Flag(name: .customLong("vcs"), inversion: .prefixedNo, help: "detect and embed VCS URLs (Lamina: only --vcs=false)") var vcs: Bool?
+    @Option(name: .customLong("build-date"), help: "date used for the timestamps of the files inside the image in RFC3339 format") var buildDate = ""
+    @Flag(name: .customLong("sbom"), inversion: .prefixedNo, help: "generate SBOMs") var sbom = true
+    @Option(name: .customLong("sbom-path"), help: "generate SBOMs in dir (default: the working directory)") var sbomPath = ""
+    @Option(name: .customLong("sbom-formats"), help: "SBOM formats to output") var sbomFormats: [String] = ["spdx"]
+    @Option(name: .customLong("annotations"), help: "OCI annotations to add. Separate with colon (key:value)") var annotations: [String] = []
+    @Option(name: .customLong("lockfile"), help: "a path to .lock.json file that constraints versions of packages") var lockfile = ""
+    @Option(name: .customLong("format"), help: "layer payload format: 'tar' (default)") var format = ""
 
-/// `--format`: the layer payload; only tar is built.
-func checkLayerFormat(_ format: String) throws {
-    guard format.isEmpty || format == "tar" else {
-        throw LaminaError(.usage, "not supported by Lamina: layer format '\(format)' (tar)", subject: "--format")
-    }
-}
+    init() {}
 
-/// `--vcs`: apko probes the config's git remote for the source URL; Lamina records `vcs-url` from the config only.
-func checkVCS(_ vcs: Bool?) throws {
-    if vcs == true {
-        throw LaminaError(.usage, "not supported by Lamina: probing git for the VCS URL (set vcs-url in the config)", subject: "--vcs")
+    /// Refuses what Lamina cannot do: probing git (`--vcs`), SBOM formats other than SPDX, erofs layers.
+    func check() throws {
+        if vcs == true {
+            throw LaminaError(.usage, "not supported by Lamina: probing git for the VCS URL (set vcs-url in the config)", subject: "--vcs")
+        }
+        for format in RepositoryFlags.splitList(sbomFormats) where format != "spdx" {
+            throw LaminaError(.usage, "not supported by Lamina: SBOM format '\(format)' (spdx)", subject: "--sbom-formats")
+        }
+        guard format.isEmpty || format == "tar" else {
+            throw LaminaError(.usage, "not supported by Lamina: layer format '\(format)' (tar)", subject: "--format")
+        }
     }
+
+    /// `--lockfile` as `lamina image …` spells it.
+    var lockArguments: [String] { lockfile.isEmpty ? [] : ["--lockfile", lockfile] }
 }
 
 /// `apko build <config.yaml> <tag> <output.tar|oci-layout-dir/>`
@@ -90,33 +102,24 @@ struct ApkoBuild: AsyncParsableCommand {
     @Argument(help: "The image tag.") var tag: String
     @Argument(help: "The tarball, or an existing directory for an OCI layout.") var output: String
     @OptionGroup var flags: ApkoImageFlags
-    @Flag(name: .customLong("vcs"), inversion: .prefixedNo, help: "detect and embed VCS URLs (Lamina: only --vcs=false)") var vcs: Bool?
-    @Option(name: .customLong("build-date"), help: "date used for the timestamps of the files inside the image in RFC3339 format") var buildDate = ""
-    @Flag(name: .customLong("sbom"), inversion: .prefixedNo, help: "generate SBOMs") var sbom = true
-    @Option(name: .customLong("sbom-path"), help: "generate SBOMs in dir (defaults to image directory)") var sbomPath = ""
-    @Option(name: .customLong("sbom-formats"), help: "SBOM formats to output") var sbomFormats: [String] = ["spdx"]
-    @Option(name: .customLong("annotations"), help: "OCI annotations to add. Separate with colon (key:value)") var annotations: [String] = []
-    @Option(name: .customLong("lockfile"), help: "a path to .lock.json file that constraints versions of packages") var lockfile = ""
+    @OptionGroup var options: ApkoOutputFlags
     @Option(name: .customLong("include-paths"), help: "Additional include paths where to look for input files") var includePaths: [String] = []
-    @Option(name: .customLong("format"), help: "layer payload format: 'tar' (default)") var format = ""
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
-        try checkVCS(vcs)
-        try checkSBOMFormats(sbomFormats)
-        try checkLayerFormat(format)
-        var extra: [String] = []
-        if !lockfile.isEmpty { extra += ["--lockfile", lockfile] }
+        try options.check()
+        var extra = options.lockArguments
         for path in RepositoryFlags.splitList(includePaths) { extra += ["--include-paths", path] }
         let imageFlags = try flags.imageFlags(extra)
         var isDirectory: ObjCBool = false
         let layout = FileManager.default.fileExists(atPath: output, isDirectory: &isDirectory) && isDirectory.boolValue
-        var request = ImageBuildRequest(tag: tag, output: output, format: layout ? .ociLayout : .tarball, clock: try ImageBuild.clock(buildDate: buildDate))
+        var request = ImageBuildRequest(
+            tag: tag, output: output, format: layout ? .ociLayout : .tarball, clock: try ImageBuild.clock(buildDate: options.buildDate))
         request.naming = .architectureOnly
-        request.sbom = sbom
+        request.sbom = options.sbom
         // apko moves the SBOMs to --sbom-path, which defaults to the working directory.
-        request.sbomPath = sbomPath.isEmpty ? "." : sbomPath
-        request.annotations = try ImageBuild.annotations(annotations)
+        request.sbomPath = options.sbomPath.isEmpty ? "." : options.sbomPath
+        request.annotations = try ImageBuild.annotations(options.annotations)
         let result = try await withImageEngine(imageFlags, configPath: config, global: global) { engine, _ in
             try await ImageBuilder(engine: engine).build(request)
         }
@@ -134,28 +137,16 @@ struct ApkoPublish: AsyncParsableCommand {
     @Argument(help: "The apko.yaml.") var config: String
     @Argument(help: "One or more tags to publish to.") var tags: [String]
     @OptionGroup var flags: ApkoImageFlags
-    @Flag(name: .customLong("vcs"), inversion: .prefixedNo, help: "detect and embed VCS URLs (Lamina: only --vcs=false)") var vcs: Bool?
-    @Option(name: .customLong("build-date"), help: "date used for the timestamps of the files inside the image") var buildDate = ""
-    @Flag(name: .customLong("sbom"), inversion: .prefixedNo, help: "generate an SBOM") var sbom = true
-    @Option(name: .customLong("sbom-path"), help: "path to write the SBOMs") var sbomPath = ""
-    @Option(name: .customLong("sbom-formats"), help: "SBOM formats to output") var sbomFormats: [String] = ["spdx"]
-    @Option(name: .customLong("annotations"), help: "OCI annotations to add. Separate with colon (key:value)") var annotations: [String] = []
-    @Option(name: .customLong("lockfile"), help: "a path to .lock.json file that constraints versions of packages") var lockfile = ""
-    @Option(name: .customLong("format"), help: "layer payload format: 'tar' (default)") var format = ""
+    @OptionGroup var output: ApkoOutputFlags
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
-        try checkVCS(vcs)
-        try checkSBOMFormats(sbomFormats)
-        try checkLayerFormat(format)
+        try output.check()
         guard !tags.isEmpty else { throw LaminaError(.usage, "requires at least 2 arg(s): a config file and a tag", subject: "publish") }
-        var arguments = flags.repository.laminaArguments(cacheOverride: flags.repository.cacheDir)
-        for repository in RepositoryFlags.splitList(flags.buildRepositories) { arguments += ["--build-repository-append", repository] }
-        for package in RepositoryFlags.splitList(flags.packages) { arguments += ["--package-append", package] }
-        if !lockfile.isEmpty { arguments += ["--lockfile", lockfile] }
-        if !buildDate.isEmpty { arguments += ["--build-date", buildDate] }
-        if sbom && !sbomPath.isEmpty { arguments += ["--sbom-path", sbomPath] }
-        for annotation in RepositoryFlags.splitList(annotations) { arguments += ["--annotations", annotation] }
+        var arguments = flags.laminaArguments() + output.lockArguments
+        if !output.buildDate.isEmpty { arguments += ["--build-date", output.buildDate] }
+        if output.sbom && !output.sbomPath.isEmpty { arguments += ["--sbom-path", output.sbomPath] }
+        for annotation in RepositoryFlags.splitList(output.annotations) { arguments += ["--annotations", annotation] }
         arguments += ["--log-level", global.logLevel.rawValue]
         // Each tag is published from the same build: the layer cache makes the second and later builds reuse it.
         for tag in tags {
@@ -179,9 +170,7 @@ struct ApkoBuildMinirootfs: AsyncParsableCommand {
         if !flags.repository.archs.isEmpty {
             throw LaminaError(.usage, "apko build-minirootfs takes --build-arch", subject: "--arch")
         }
-        var arguments = [config, output] + flags.repository.laminaArguments(cacheOverride: flags.repository.cacheDir)
-        for repository in RepositoryFlags.splitList(flags.buildRepositories) { arguments += ["--build-repository-append", repository] }
-        for package in RepositoryFlags.splitList(flags.packages) { arguments += ["--package-append", package] }
+        var arguments = [config, output] + flags.laminaArguments()
         arguments += ["--arch", buildArch.isEmpty ? "host" : buildArch, "--log-level", global.logLevel.rawValue]
         if !buildDate.isEmpty {
             // The minirootfs command reads its date from SOURCE_DATE_EPOCH, as the build does.
@@ -251,10 +240,7 @@ struct ApkoLock: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
-        var arguments = [config, "--log-level", global.logLevel.rawValue]
-        arguments += flags.repository.laminaArguments(cacheOverride: flags.repository.cacheDir)
-        for repository in RepositoryFlags.splitList(flags.buildRepositories) { arguments += ["--build-repository-append", repository] }
-        for package in RepositoryFlags.splitList(flags.packages) { arguments += ["--package-append", package] }
+        var arguments = [config, "--log-level", global.logLevel.rawValue] + flags.laminaArguments()
         for path in RepositoryFlags.splitList(includePaths) { arguments += ["--include-paths", path] }
         // apko's default: the config's path with its extension replaced by .lock.json.
         arguments += ["--output", output.isEmpty ? ImageLockCommand.defaultPath(for: config) : output]
