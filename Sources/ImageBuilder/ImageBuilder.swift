@@ -107,6 +107,8 @@ public struct ImageBuilder: Sendable {
 
         // Output. Several architectures (or apko's naming) are reached through the image index.
         let writesIndex = images.count > 1 || request.naming == .architectureOnly
+        // apko's layout folder holds the image index as index.json itself, with no names.
+        let apkoLayout = request.naming == .architectureOnly && request.format == .ociLayout
         engine.progress?(.phase("writing output", total: nil))
         let layoutImages = images.map {
             LayoutImage(architecture: $0.architecture, manifest: $0.manifest, config: $0.config,
@@ -114,7 +116,8 @@ public struct ImageBuilder: Sendable {
         }
         let layout = try ImageLayout.plan(
             images: layoutImages, tag: tag, hostArchitecture: .host, indexAnnotations: indexAnnotations,
-            index: writesIndex ? indexBlob : nil, naming: request.naming, includeDockerFiles: request.format == .tarball)
+            index: writesIndex && !apkoLayout ? indexBlob : nil, naming: apkoLayout ? .unnamed : request.naming,
+            includeDockerFiles: request.format == .tarball)
         switch request.format {
         case .tarball:
             // An unchanged image already sitting, untouched, where it goes is not copied again.

@@ -109,6 +109,8 @@ public struct ImageLayout: Sendable {
         case hostAndArchitecture
         /// Every image `TAG-<arch>` only (apko's `BuildIndex`).
         case architectureOnly
+        /// No names: `index.json` is the image index itself (apko's OCI layout folder, ggcr's `layout.Write`).
+        case unnamed
     }
 
     /// `index.json`.
@@ -173,7 +175,9 @@ public struct ImageLayout: Sendable {
 
         // Names per image.
         var tags: [(architecture: Architecture, tags: [Reference])] = []
-        if naming == .architectureOnly {
+        if naming == .unnamed {
+            tags = images.map { ($0.architecture, []) }
+        } else if naming == .architectureOnly {
             tags = try images.map { ($0.architecture, [try architectureTag(named, $0.architecture)]) }
         } else if images.count == 1 {
             tags = [(images[0].architecture, [named])]
@@ -223,6 +227,7 @@ public struct ImageLayout: Sendable {
             let platform = Self.platform(of: image)
             var base = image.manifest.descriptor
             base.platform = platform
+            if naming == .unnamed { manifests.append(base) }
             for name in names {
                 manifests.append(
                     base.adding(annotations: [

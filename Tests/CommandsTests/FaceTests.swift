@@ -342,6 +342,18 @@ struct ApkoFaceTests {
             #expect(try CommandRunner.run("/bin/tar", ["-xOf", singleOut, "manifest.json"]).stdout.contains(#""RepoTags":["golden:latest-arm64"]"#))
             #expect(FileManager.default.fileExists(atPath: single + "/sbom-index.spdx.json"))
             #expect(try apko(["build", "testdata/apko.yaml", "golden:latest", singleOut, "--sbom=false", "--arch", "arm64"], cache: dir.file("cache")).status == 0)
+
+            // An existing folder gets an OCI layout whose index.json is the image index itself, as apko's layout.Write.
+            let layout = dir.file("layout")
+            try FileManager.default.createDirectory(atPath: layout, withIntermediateDirectories: true)
+            let l = try apko(["build", "testdata/apko.yaml", "golden:latest", layout, "--sbom=false", "--arch", "amd64,arm64"], cache: dir.file("cache"))
+            #expect(l.status == 0, "\(l.stderr)")
+            let layoutIndex = try #require(
+                try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: layout + "/index.json"))) as? [String: Any])
+            let entries = (layoutIndex["manifests"] as? [[String: Any]]) ?? []
+            #expect(entries.count == 2 && entries.allSatisfy { $0["annotations"] == nil && $0["platform"] != nil }, "\(entries)")
+            #expect(layoutIndex["mediaType"] as? String == "application/vnd.oci.image.index.v1+json")
+            #expect(!FileManager.default.fileExists(atPath: layout + "/manifest.json"))
         }
     }
 
