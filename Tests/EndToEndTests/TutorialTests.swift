@@ -60,6 +60,18 @@ struct TutorialTests {
                 "melange build over \(tcp)")
             #expect(build.stderr.contains("(runner docker)"), "\(build.stderr)")
             #expect(FileManager.default.fileExists(atPath: work + "/packages/x86_64/giropops-senhas-1.0.0-r0.apk"))
+
+            // melange test: the config's test: pipeline against the package just built, in a docker guest.
+            let test = try check(
+                try CommandRunner.run(
+                    work + "/bin/melange",
+                    [
+                        "test", "melange.yaml", "giropops-senhas", "--runner", "docker", "--arch", "amd64", "-r", work + "/alpine-local", "-k",
+                        work + "/alpine-local/alpine-local.rsa.pub", "-k", "melange.rsa.pub",
+                    ],
+                    environment: ["DOCKER_HOST": "unix://" + daemon.socket, "XDG_CACHE_HOME": work + "/cache"], directory: work),
+                "melange test")
+            #expect(test.stdout == "giropops-senhas: tests passed\n", "\(test.stdout)\(test.stderr)")
         }
     }
 }
