@@ -10,12 +10,14 @@ public enum PackageResigner {
     /// - Parameter modificationTime: the signature entries' mtime (melange uses the package's build date).
     /// - Throws: `LaminaError(.malformed)` for a file that is not a package; `.io` when it cannot be rewritten.
     public static func resign(
-        path: String, keys: [SigningKey], algorithms: [SignatureAlgorithm] = [.rsaSHA256], modificationTime: Int64? = nil
+        path: String, keys: [SigningKey], algorithms: [SignatureAlgorithm] = [.rsaSHA256],
+        modificationTime: Int64? = nil
     ) throws {
         let archive = try PackageReader().read(path: path)
         let control = try readRange(path, archive.controlRange)
         let signature = try signatureMember(
-            signing: control, keys: keys, algorithms: algorithms, modificationTime: modificationTime ?? archive.info.buildDate ?? 0)
+            signing: control, keys: keys, algorithms: algorithms,
+            modificationTime: modificationTime ?? archive.info.buildDate ?? 0)
         let sink = try AtomicFileSink(path: path, mode: 0o644)
         try sink.write(signature)
         try sink.write(control)
@@ -35,7 +37,9 @@ public enum PackageResigner {
     }
 
     static func readRange(_ path: String, _ range: Range<Int64>) throws -> [UInt8] {
-        guard let handle = FileHandle(forReadingAtPath: path) else { throw LaminaError(.notFound, "cannot read the file", subject: path) }
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw LaminaError(.notFound, "cannot read the file", subject: path)
+        }
         defer { try? handle.close() }
         do {
             try handle.seek(toOffset: UInt64(range.lowerBound))

@@ -6,15 +6,21 @@ import LaminaCore
 /// Where packages come from and how far to trust them: the flags every command that resolves packages
 /// takes (`image …`, `package build|test`, and the `apko`/`melange` faces), declared once.
 struct RepositoryFlags: ParsableArguments {
-    @Option(name: [.customShort("k"), .customLong("keyring-append")], help: "Add a public key file or URL to the keyring (repeatable).")
+    @Option(
+        name: [.customShort("k"), .customLong("keyring-append")],
+        help: "Add a public key file or URL to the keyring (repeatable).")
     var keyrings: [String] = []
     @Option(name: [.customShort("r"), .customLong("repository-append")], help: "Add a repository (repeatable).")
     var repositories: [String] = []
-    @Option(name: .customLong("arch"), parsing: .singleValue, help: "Architectures (comma-separated or repeated; 'host').")
+    @Option(
+        name: .customLong("arch"), parsing: .singleValue, help: "Architectures (comma-separated or repeated; 'host').")
     var archs: [String] = []
-    @Option(name: .customLong("cache-dir"), help: "Package cache (default $XDG_CACHE_HOME/lamina).") var cacheDir: String?
+    @Option(name: .customLong("cache-dir"), help: "Package cache (default $XDG_CACHE_HOME/lamina).") var cacheDir:
+        String?
     @Flag(name: .customLong("offline"), help: "Use only the cache and local repositories.") var offline = false
-    @Flag(name: [.customLong("allow-untrusted"), .customLong("ignore-signatures")], help: "Accept indexes no key vouches for (dangerous).")
+    @Flag(
+        name: [.customLong("allow-untrusted"), .customLong("ignore-signatures")],
+        help: "Accept indexes no key vouches for (dangerous).")
     var allowUntrusted = false
 
     init() {}
@@ -43,14 +49,17 @@ struct RepositoryFlags: ParsableArguments {
     /// Exactly one architecture: `--arch` once, or the host's.
     func singleArchitecture() throws -> Architecture {
         let given = try architectures(allowAll: false) ?? [.host]
-        guard given.count == 1 else { throw LaminaError(.usage, "expected one architecture, got \(given.count)", subject: "--arch") }
+        guard given.count == 1 else {
+            throw LaminaError(.usage, "expected one architecture, got \(given.count)", subject: "--arch")
+        }
         return given[0]
     }
 
     /// Prints the one loud `--allow-untrusted` warning (call once per command).
     func warnIfUntrusted() {
         if allowUntrusted {
-            Terminal.standardError.write("WARNING: --allow-untrusted: packages and indexes will be used WITHOUT a trusted signature\n")
+            Terminal.standardError.write(
+                "WARNING: --allow-untrusted: packages and indexes will be used WITHOUT a trusted signature\n")
         }
     }
 
@@ -84,9 +93,11 @@ extension Architecture {
 func withScratchDirectory<T>(_ label: String = "lamina", _ body: (String) async throws -> T) async throws -> T {
     let scratch = NSTemporaryDirectory() + "\(label)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
     do {
-        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        try FileManager.default.createDirectory(
+            atPath: scratch, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
     } catch {
-        throw LaminaError(.io, "cannot create a scratch folder: \(error.localizedDescription)", subject: scratch, cause: error)
+        throw LaminaError(
+            .io, "cannot create a scratch folder: \(error.localizedDescription)", subject: scratch, cause: error)
     }
     defer { try? FileManager.default.removeItem(atPath: scratch) }
     return try await body(scratch)

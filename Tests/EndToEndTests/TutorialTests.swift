@@ -14,16 +14,20 @@ struct TutorialTests {
         defer { daemonDirectory.remove() }
         let daemon = try DockerDaemon.start(in: daemonDirectory.path, tcpPort: try freeLocalPort())
         defer {
-            if !daemon.stop() { Issue.record("dockerd did not stop on SIGTERM within 20 s; killed:\n\(daemon.process.logTail())") }
+            if !daemon.stop() {
+                Issue.record("dockerd did not stop on SIGTERM within 20 s; killed:\n\(daemon.process.logTail())")
+            }
         }
         try TemporaryDirectory.withSync { dir in
             let work = dir.file("tutorial")
             let script = SharedTestData.packageRoot.appendingPathComponent("examples/tutorial/run").path
             let environment = [
-                "LAMINA": CommandRunner.laminaPath, "MINIROOTFS": minirootfsPath, "DOCKER_HOST": "unix://" + daemon.socket,
+                "LAMINA": CommandRunner.laminaPath, "MINIROOTFS": minirootfsPath,
+                "DOCKER_HOST": "unix://" + daemon.socket,
                 "DOCKER_CONFIG": daemon.root + "/config", "DOCKER_CLI_HINTS": "false",
             ]
-            let run = try check(try CommandRunner.run("/bin/bash", [script, work], environment: environment), "examples/tutorial/run")
+            let run = try check(
+                try CommandRunner.run("/bin/bash", [script, work], environment: environment), "examples/tutorial/run")
             // docker load names the image as apko tags it, and the container runs with no network.
             #expect(run.stdout.contains("Loaded image: giropos-melange-apko:1.0.0-amd64\n"), "\(run.stdout)")
             #expect(run.stdout.hasSuffix("giropops-senhas: 16 random characters\n"), "\(run.stdout)")
@@ -38,12 +42,14 @@ struct TutorialTests {
             }
             // Outputs where melange and apko write them.
             for file in [
-                "melange.rsa", "melange.rsa.pub", "packages/x86_64/giropops-senhas-1.0.0-r0.apk", "packages/x86_64/APKINDEX.tar.gz",
+                "melange.rsa", "melange.rsa.pub", "packages/x86_64/giropops-senhas-1.0.0-r0.apk",
+                "packages/x86_64/APKINDEX.tar.gz",
                 "packages/x86_64/APKINDEX.json", "giropops-senhas.tar", "sbom-x86_64.spdx.json", "sbom-index.spdx.json",
             ] {
                 #expect(FileManager.default.fileExists(atPath: work + "/" + file), "\(file)")
             }
-            let docker = try #require(try json(readMember(work + "/giropops-senhas.tar", "manifest.json")) as? [[String: Any]])
+            let docker = try #require(
+                try json(readMember(work + "/giropops-senhas.tar", "manifest.json")) as? [[String: Any]])
             #expect(docker.flatMap { ($0["RepoTags"] as? [String]) ?? [] } == ["giropos-melange-apko:1.0.0-amd64"])
 
             // The docker runner over DOCKER_HOST=tcp://: the same build against the daemon's TCP listener.
@@ -53,7 +59,8 @@ struct TutorialTests {
                 try CommandRunner.run(
                     work + "/bin/melange",
                     [
-                        "build", "melange.yaml", "--runner", "docker", "--signing-key", "melange.rsa", "--arch", "amd64", "-r",
+                        "build", "melange.yaml", "--runner", "docker", "--signing-key", "melange.rsa", "--arch",
+                        "amd64", "-r",
                         work + "/alpine-local", "-k", work + "/alpine-local/alpine-local.rsa.pub",
                     ],
                     environment: ["DOCKER_HOST": tcp, "XDG_CACHE_HOME": work + "/cache"], directory: work),
@@ -66,10 +73,12 @@ struct TutorialTests {
                 try CommandRunner.run(
                     work + "/bin/melange",
                     [
-                        "test", "melange.yaml", "giropops-senhas", "--runner", "docker", "--arch", "amd64", "-r", work + "/alpine-local", "-k",
+                        "test", "melange.yaml", "giropops-senhas", "--runner", "docker", "--arch", "amd64", "-r",
+                        work + "/alpine-local", "-k",
                         work + "/alpine-local/alpine-local.rsa.pub", "-k", "melange.rsa.pub",
                     ],
-                    environment: ["DOCKER_HOST": "unix://" + daemon.socket, "XDG_CACHE_HOME": work + "/cache"], directory: work),
+                    environment: ["DOCKER_HOST": "unix://" + daemon.socket, "XDG_CACHE_HOME": work + "/cache"],
+                    directory: work),
                 "melange test")
             #expect(test.stdout == "giropops-senhas: tests passed\n", "\(test.stdout)\(test.stderr)")
         }

@@ -10,9 +10,11 @@ struct ApkoFace: FaceRoot {
     static let face = Face.apko
     static let configuration = CommandConfiguration(
         commandName: "apko",
-        abstract: "Build OCI images from APK packages directly without a Dockerfile (Lamina speaking apko's command line).",
+        abstract:
+            "Build OCI images from APK packages directly without a Dockerfile (Lamina speaking apko's command line).",
         subcommands: [
-            ApkoBuild.self, ApkoPublish.self, ApkoBuildMinirootfs.self, ApkoShowConfig.self, ApkoShowPackages.self, ApkoLock.self,
+            ApkoBuild.self, ApkoPublish.self, ApkoBuildMinirootfs.self, ApkoShowConfig.self, ApkoShowPackages.self,
+            ApkoLock.self,
             FaceVersion<ApkoFace>.self, FaceCompletion<ApkoFace>.self,
         ])
 
@@ -33,9 +35,15 @@ struct ApkoFace: FaceRoot {
             ],
             "build-minirootfs": [.init(flag: "sbom-path", reason: "an SBOM for a minirootfs")],
             "show-config": [
-                .init(flag: "keyring-append", short: "k", reason: "show-config prints the configuration file as merged from its includes"),
-                .init(flag: "build-repository-append", short: "b", reason: "show-config prints the configuration file as merged from its includes"),
-                .init(flag: "repository-append", short: "r", reason: "show-config prints the configuration file as merged from its includes"),
+                .init(
+                    flag: "keyring-append", short: "k",
+                    reason: "show-config prints the configuration file as merged from its includes"),
+                .init(
+                    flag: "build-repository-append", short: "b",
+                    reason: "show-config prints the configuration file as merged from its includes"),
+                .init(
+                    flag: "repository-append", short: "r",
+                    reason: "show-config prints the configuration file as merged from its includes"),
             ],
         ]
     }()
@@ -44,16 +52,21 @@ struct ApkoFace: FaceRoot {
 /// The flags of apko's image commands beyond the repository group: `-b`, `-p`, `--lockfile`, `--include-paths`.
 struct ApkoImageFlags: ParsableArguments {
     @OptionGroup var repository: RepositoryFlags
-    @Option(name: [.customShort("b"), .customLong("build-repository-append")], help: "path to extra repositories to include")
+    @Option(
+        name: [.customShort("b"), .customLong("build-repository-append")], help: "path to extra repositories to include"
+    )
     var buildRepositories: [String] = []
-    @Option(name: [.customShort("p"), .customLong("package-append")], help: "extra packages to include") var packages: [String] = []
+    @Option(name: [.customShort("p"), .customLong("package-append")], help: "extra packages to include") var packages:
+        [String] = []
 
     init() {}
 
     /// These flags as `lamina image …` spells them.
     func laminaArguments() -> [String] {
         var arguments = repository.laminaArguments(cacheOverride: repository.cacheDir)
-        for repository in RepositoryFlags.splitList(buildRepositories) { arguments += ["--build-repository-append", repository] }
+        for repository in RepositoryFlags.splitList(buildRepositories) {
+            arguments += ["--build-repository-append", repository]
+        }
         for package in RepositoryFlags.splitList(packages) { arguments += ["--package-append", package] }
         return arguments
     }
@@ -64,13 +77,20 @@ struct ApkoImageFlags: ParsableArguments {
 
 /// What `apko build` and `apko publish` both take about the image they write.
 struct ApkoOutputFlags: ParsableArguments {
-    @Flag(name: .customLong("vcs"), inversion: .prefixedNo, help: "detect and embed VCS URLs (Lamina: only --vcs=false)") var vcs: Bool?
-    @Option(name: .customLong("build-date"), help: "date used for the timestamps of the files inside the image in RFC3339 format") var buildDate = ""
+    @Flag(
+        name: .customLong("vcs"), inversion: .prefixedNo, help: "detect and embed VCS URLs (Lamina: only --vcs=false)")
+    var vcs: Bool?
+    @Option(
+        name: .customLong("build-date"),
+        help: "date used for the timestamps of the files inside the image in RFC3339 format") var buildDate = ""
     @Flag(name: .customLong("sbom"), inversion: .prefixedNo, help: "generate SBOMs") var sbom = true
-    @Option(name: .customLong("sbom-path"), help: "generate SBOMs in dir (default: the working directory)") var sbomPath = ""
+    @Option(name: .customLong("sbom-path"), help: "generate SBOMs in dir (default: the working directory)")
+    var sbomPath = ""
     @Option(name: .customLong("sbom-formats"), help: "SBOM formats to output") var sbomFormats: [String] = ["spdx"]
-    @Option(name: .customLong("annotations"), help: "OCI annotations to add. Separate with colon (key:value)") var annotations: [String] = []
-    @Option(name: .customLong("lockfile"), help: "a path to .lock.json file that constraints versions of packages") var lockfile = ""
+    @Option(name: .customLong("annotations"), help: "OCI annotations to add. Separate with colon (key:value)")
+    var annotations: [String] = []
+    @Option(name: .customLong("lockfile"), help: "a path to .lock.json file that constraints versions of packages")
+    var lockfile = ""
     @Option(name: .customLong("format"), help: "layer payload format: 'tar' (default)") var format = ""
 
     init() {}
@@ -78,10 +98,13 @@ struct ApkoOutputFlags: ParsableArguments {
     /// Refuses what Lamina cannot do: probing git (`--vcs`), SBOM formats other than SPDX, erofs layers.
     func check() throws {
         if vcs == true {
-            throw LaminaError(.usage, "not supported by Lamina: probing git for the VCS URL (set vcs-url in the config)", subject: "--vcs")
+            throw LaminaError(
+                .usage, "not supported by Lamina: probing git for the VCS URL (set vcs-url in the config)",
+                subject: "--vcs")
         }
         for format in RepositoryFlags.splitList(sbomFormats) where format != "spdx" {
-            throw LaminaError(.usage, "not supported by Lamina: SBOM format '\(format)' (spdx)", subject: "--sbom-formats")
+            throw LaminaError(
+                .usage, "not supported by Lamina: SBOM format '\(format)' (spdx)", subject: "--sbom-formats")
         }
         guard format.isEmpty || format == "tar" else {
             throw LaminaError(.usage, "not supported by Lamina: layer format '\(format)' (tar)", subject: "--format")
@@ -96,14 +119,17 @@ struct ApkoOutputFlags: ParsableArguments {
 struct ApkoBuild: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "build", abstract: "Build an image from a YAML configuration file",
-        discussion: "The generated image is in a format which can be used with the \"docker load\" command, tagged TAG-<arch> per architecture.")
+        discussion:
+            "The generated image is in a format which can be used with the \"docker load\" command, tagged TAG-<arch> per architecture."
+    )
 
     @Argument(help: "The apko.yaml.") var config: String
     @Argument(help: "The image tag.") var tag: String
     @Argument(help: "The tarball, or an existing directory for an OCI layout.") var output: String
     @OptionGroup var flags: ApkoImageFlags
     @OptionGroup var options: ApkoOutputFlags
-    @Option(name: .customLong("include-paths"), help: "Additional include paths where to look for input files") var includePaths: [String] = []
+    @Option(name: .customLong("include-paths"), help: "Additional include paths where to look for input files")
+    var includePaths: [String] = []
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
@@ -114,7 +140,8 @@ struct ApkoBuild: AsyncParsableCommand {
         var isDirectory: ObjCBool = false
         let layout = FileManager.default.fileExists(atPath: output, isDirectory: &isDirectory) && isDirectory.boolValue
         var request = ImageBuildRequest(
-            tag: tag, output: output, format: layout ? .ociLayout : .tarball, clock: try ImageBuild.clock(buildDate: options.buildDate))
+            tag: tag, output: output, format: layout ? .ociLayout : .tarball,
+            clock: try ImageBuild.clock(buildDate: options.buildDate))
         request.naming = .architectureOnly
         request.sbom = options.sbom
         // apko moves the SBOMs to --sbom-path, which defaults to the working directory.
@@ -124,7 +151,9 @@ struct ApkoBuild: AsyncParsableCommand {
             try await ImageBuilder(engine: engine).build(request)
         }
         for image in result.images {
-            global.logger.info("\(image.architecture.ociPlatform): \(image.packages.count) packages, manifest \(image.manifest.descriptor.digest)")
+            global.logger.info(
+                "\(image.architecture.ociPlatform): \(image.packages.count) packages, manifest \(image.manifest.descriptor.digest)"
+            )
         }
         global.logger.info("wrote \(output) (\(result.tags.joined(separator: ", ")))")
     }
@@ -142,7 +171,9 @@ struct ApkoPublish: AsyncParsableCommand {
 
     func run() async throws {
         try output.check()
-        guard !tags.isEmpty else { throw LaminaError(.usage, "requires at least 2 arg(s): a config file and a tag", subject: "publish") }
+        guard !tags.isEmpty else {
+            throw LaminaError(.usage, "requires at least 2 arg(s): a config file and a tag", subject: "publish")
+        }
         var arguments = flags.laminaArguments() + output.lockArguments
         if !output.buildDate.isEmpty { arguments += ["--build-date", output.buildDate] }
         if output.sbom && !output.sbomPath.isEmpty { arguments += ["--sbom-path", output.sbomPath] }
@@ -158,12 +189,15 @@ struct ApkoPublish: AsyncParsableCommand {
 
 /// `apko build-minirootfs <config.yaml> <output.tar.gz>`
 struct ApkoBuildMinirootfs: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "build-minirootfs", abstract: "Build a minirootfs image")
+    static let configuration = CommandConfiguration(
+        commandName: "build-minirootfs", abstract: "Build a minirootfs image")
     @Argument(help: "The apko.yaml.") var config: String
     @Argument(help: "The .tar.gz to write.") var output: String
     @OptionGroup var flags: ApkoImageFlags
-    @Option(name: .customLong("build-arch"), help: "architecture to build for -- default is the host's") var buildArch = ""
-    @Option(name: .customLong("build-date"), help: "date used for the timestamps of the files inside the image") var buildDate = ""
+    @Option(name: .customLong("build-arch"), help: "architecture to build for -- default is the host's") var buildArch =
+        ""
+    @Option(name: .customLong("build-date"), help: "date used for the timestamps of the files inside the image")
+    var buildDate = ""
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
@@ -183,9 +217,11 @@ struct ApkoBuildMinirootfs: AsyncParsableCommand {
 
 /// `apko show-config <config.yaml>`
 struct ApkoShowConfig: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "show-config", abstract: "Show the configuration derived from loading a YAML file")
+    static let configuration = CommandConfiguration(
+        commandName: "show-config", abstract: "Show the configuration derived from loading a YAML file")
     @Argument(help: "The apko.yaml.") var config: String
-    @Option(name: .customLong("cache-dir"), help: "directory to use for caching apk packages and indexes") var cacheDir = ""
+    @Option(name: .customLong("cache-dir"), help: "directory to use for caching apk packages and indexes")
+    var cacheDir = ""
     @Flag(name: .customLong("offline"), help: "do not use network to fetch packages") var offline = false
     @OptionGroup var global: GlobalOptions
 
@@ -198,18 +234,25 @@ struct ApkoShowConfig: AsyncParsableCommand {
 /// `apko show-packages <config.yaml>`
 struct ApkoShowPackages: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "show-packages", abstract: "Show the packages and versions that would be installed by a configuration")
+        commandName: "show-packages",
+        abstract: "Show the packages and versions that would be installed by a configuration")
     @Argument(help: "The apko.yaml.") var config: String
     @OptionGroup var flags: ApkoImageFlags
-    @Option(name: .customLong("format"), help: "name-version (default), name-version-source, name=version, name=version-source, name-(version), name-(version)-source, packagelock, packagelock-source, or a template over .Name .Version .Source")
+    @Option(
+        name: .customLong("format"),
+        help:
+            "name-version (default), name-version-source, name=version, name=version-source, name-(version), name-(version)-source, packagelock, packagelock-source, or a template over .Name .Version .Source"
+    )
     var format = "name-version"
     @OptionGroup var global: GlobalOptions
 
     static let formats: [String: String] = [
         "name-version": "{{ .Name }} {{ .Version }}", "name-version-source": "{{ .Name }} {{ .Version }} {{ .Source }}",
         "name=version": "{{ .Name }}={{ .Version }}", "name=version-source": "{{ .Name }}={{ .Version }} {{ .Source }}",
-        "name-(version)": "{{ .Name }} ({{ .Version }})", "name-(version)-source": "{{ .Name }} ({{ .Version }}) {{ .Source }}",
-        "packagelock": "- {{ .Name }}={{ .Version }}", "packagelock-source": "- {{ .Name }}={{ .Version }} # {{ .Source }}",
+        "name-(version)": "{{ .Name }} ({{ .Version }})",
+        "name-(version)-source": "{{ .Name }} ({{ .Version }}) {{ .Source }}",
+        "packagelock": "- {{ .Name }}={{ .Version }}",
+        "packagelock-source": "- {{ .Name }}={{ .Version }} # {{ .Source }}",
     ]
 
     func run() async throws {
@@ -222,7 +265,9 @@ struct ApkoShowPackages: AsyncParsableCommand {
                 for package in resolved.packages {
                     let info = package.info
                     let line = try renderTemplate(
-                        template, fields: [".Name": info.name, ".Version": info.version, ".Source": info.origin ?? info.name], subject: "--format")
+                        template,
+                        fields: [".Name": info.name, ".Version": info.version, ".Source": info.origin ?? info.name],
+                        subject: "--format")
                     global.logger.result(line)
                 }
             }
@@ -232,11 +277,13 @@ struct ApkoShowPackages: AsyncParsableCommand {
 
 /// `apko lock <config.yaml>`
 struct ApkoLock: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "lock", abstract: "Generates a lock file for a YAML configuration file")
+    static let configuration = CommandConfiguration(
+        commandName: "lock", abstract: "Generates a lock file for a YAML configuration file")
     @Argument(help: "The apko.yaml.") var config: String
     @OptionGroup var flags: ApkoImageFlags
     @Option(name: .customLong("output"), help: "path to file where lock file will be written") var output = ""
-    @Option(name: .customLong("include-paths"), help: "Additional include paths where to look for input files") var includePaths: [String] = []
+    @Option(name: .customLong("include-paths"), help: "Additional include paths where to look for input files")
+    var includePaths: [String] = []
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {

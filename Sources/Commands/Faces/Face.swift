@@ -41,8 +41,12 @@ public enum Face: String, CaseIterable, Sendable {
     /// Boolean flags whose default is false (`--debug=false` is dropped, `--debug=true` is `--debug`).
     var falseByDefault: Set<String> {
         switch self {
-        case .melange: ["empty-workspace", "create-build-log", "debug", "ignore-signatures", "merge", "force", "strip-origin-name",
-                        "persist-lint-results", "debug-runner", "interactive", "generate-provenance", "json"]
+        case .melange:
+            [
+                "empty-workspace", "create-build-log", "debug", "ignore-signatures", "merge", "force",
+                "strip-origin-name",
+                "persist-lint-results", "debug-runner", "interactive", "generate-provenance", "json",
+            ]
         case .apko: ["offline", "ignore-signatures", "local", "json"]
         }
     }
@@ -104,7 +108,9 @@ public enum Face: String, CaseIterable, Sendable {
             }
             let (name, value) = Self.split(argument)
             if let refusal = refused.first(where: { "--" + $0.flag == name || $0.short.map { "-\($0)" } == name }) {
-                throw LaminaError(.usage, "not supported by Lamina: \(refusal.reason)", subject: refusal.flag.hasPrefix("-") ? refusal.flag : "--" + refusal.flag)
+                throw LaminaError(
+                    .usage, "not supported by Lamina: \(refusal.reason)",
+                    subject: refusal.flag.hasPrefix("-") ? refusal.flag : "--" + refusal.flag)
             }
             if self == .apko, name == "-C" || name == "--workdir" {
                 let directory: String
@@ -153,7 +159,12 @@ public enum Face: String, CaseIterable, Sendable {
             let machine = "unknown"
         #endif
         if json {
-            return "{\"gitVersion\":\"\(version)\",\"gitTreeState\":\"\",\"compiler\":\"swiftc\",\"platform\":\"linux/\(machine)\",\"name\":\"\(rawValue)\",\"description\":\"Lamina speaking \(rawValue)\"}"
+            let fields = [
+                "gitVersion": version, "gitTreeState": "", "compiler": "swiftc", "platform": "linux/\(machine)", "name": rawValue,
+                "description": "Lamina speaking \(rawValue)",
+            ]
+            let data = (try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
+            return String(decoding: data, as: UTF8.self)
         }
         return """
             \(rawValue) (Lamina)
@@ -171,7 +182,9 @@ protocol FaceRoot: AsyncParsableCommand {
 
 /// `melange version` / `apko version`
 struct FaceVersion<Root: FaceRoot>: ParsableCommand {
-    static var configuration: CommandConfiguration { CommandConfiguration(commandName: "version", abstract: "Prints the version") }
+    static var configuration: CommandConfiguration {
+        CommandConfiguration(commandName: "version", abstract: "Prints the version")
+    }
     @Flag(name: .customLong("json"), help: "print JSON instead of text") var json = false
     @OptionGroup var global: GlobalOptions
 
@@ -185,7 +198,9 @@ struct FaceVersion<Root: FaceRoot>: ParsableCommand {
 /// `melange completion SHELL` / `apko completion SHELL`
 struct FaceCompletion<Root: FaceRoot>: ParsableCommand {
     static var configuration: CommandConfiguration {
-        CommandConfiguration(commandName: "completion", abstract: "Generate the autocompletion script for the specified shell (bash, zsh or fish)")
+        CommandConfiguration(
+            commandName: "completion",
+            abstract: "Generate the autocompletion script for the specified shell (bash, zsh or fish)")
     }
     @Argument(help: "bash, zsh or fish.") var shell: String
 
