@@ -163,10 +163,6 @@ import Testing
                 "Error: --sbom-formats: not supported by Lamina: SBOM format 'cyclonedx' (spdx)\n"
             ),
             (
-                ["apko", "build", "a.yaml", "t:1", "o.tar", "--vcs"],
-                "Error: --vcs: not supported by Lamina: probing git for the VCS URL (set vcs-url in the config)\n"
-            ),
-            (
                 ["melange", "keygen", "--key-size", "1024"],
                 "Error: --key-size: key size is less than 2048 bits, this is not considered safe\n"
             ),

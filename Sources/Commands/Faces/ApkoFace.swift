@@ -77,9 +77,7 @@ struct ApkoImageFlags: ParsableArguments {
 
 /// What `apko build` and `apko publish` both take about the image they write.
 struct ApkoOutputFlags: ParsableArguments {
-    @Flag(
-        name: .customLong("vcs"), inversion: .prefixedNo, help: "detect and embed VCS URLs (Lamina: only --vcs=false)")
-    var vcs: Bool?
+    @Flag(name: .customLong("vcs"), inversion: .prefixedNo, help: "detect and embed VCS URLs") var vcs = true
     @Option(
         name: .customLong("build-date"),
         help: "date used for the timestamps of the files inside the image in RFC3339 format") var buildDate = ""
@@ -95,13 +93,8 @@ struct ApkoOutputFlags: ParsableArguments {
 
     init() {}
 
-    /// Refuses what Lamina cannot do: probing git (`--vcs`), SBOM formats other than SPDX, erofs layers.
+    /// Refuses what Lamina cannot do: SBOM formats other than SPDX, erofs layers.
     func check() throws {
-        if vcs == true {
-            throw LaminaError(
-                .usage, "not supported by Lamina: probing git for the VCS URL (set vcs-url in the config)",
-                subject: "--vcs")
-        }
         for format in RepositoryFlags.splitList(sbomFormats) where format != "spdx" {
             throw LaminaError(
                 .usage, "not supported by Lamina: SBOM format '\(format)' (spdx)", subject: "--sbom-formats")
@@ -111,8 +104,8 @@ struct ApkoOutputFlags: ParsableArguments {
         }
     }
 
-    /// `--lockfile` as `lamina image …` spells it.
-    var lockArguments: [String] { lockfile.isEmpty ? [] : ["--lockfile", lockfile] }
+    /// `--lockfile` and `--vcs` as `lamina image …` spells them.
+    var imageArguments: [String] { (lockfile.isEmpty ? [] : ["--lockfile", lockfile]) + (vcs ? ["--vcs"] : []) }
 }
 
 /// `apko build <config.yaml> <tag> <output.tar|oci-layout-dir/>`
@@ -134,7 +127,7 @@ struct ApkoBuild: AsyncParsableCommand {
 
     func run() async throws {
         try options.check()
-        var extra = options.lockArguments
+        var extra = options.imageArguments
         for path in RepositoryFlags.splitList(includePaths) { extra += ["--include-paths", path] }
         let imageFlags = try flags.imageFlags(extra)
         var isDirectory: ObjCBool = false
@@ -174,7 +167,7 @@ struct ApkoPublish: AsyncParsableCommand {
         guard !tags.isEmpty else {
             throw LaminaError(.usage, "requires at least 2 arg(s): a config file and a tag", subject: "publish")
         }
-        var arguments = flags.laminaArguments() + output.lockArguments
+        var arguments = flags.laminaArguments() + output.imageArguments
         if !output.buildDate.isEmpty { arguments += ["--build-date", output.buildDate] }
         if output.sbom && !output.sbomPath.isEmpty { arguments += ["--sbom-path", output.sbomPath] }
         for annotation in RepositoryFlags.splitList(output.annotations) { arguments += ["--annotations", annotation] }

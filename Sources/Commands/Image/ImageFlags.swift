@@ -15,6 +15,8 @@ struct ImageFlags: ParsableArguments {
     @Option(name: .customLong("include-paths"), help: "Where to look for `include:` files (repeatable).") var includePaths: [String] = []
     @Option(name: .customLong("compression-level"), help: "gzip level of the layer, 1 (fastest) to 9 (smallest).")
     var compressionLevel: Int = LayerWriter.defaultLevel
+    @Flag(name: .customLong("vcs"), help: "Without vcs-url in the config, record the git origin and commit of the config's checkout.")
+    var vcs = false
 
     init() {}
 
@@ -46,6 +48,7 @@ struct ImageFlags: ParsableArguments {
         options.offline = repository.offline
         options.allowUntrusted = repository.allowUntrusted
         options.compressionLevel = try layerCompressionLevel()
+        options.probeVCS = vcs
         return options
     }
 }
