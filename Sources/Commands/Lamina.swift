@@ -7,6 +7,11 @@ public struct Lamina: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "lamina",
         abstract: "Build signed APK packages and minimal single-layer container images.",
+        discussion: """
+            Invoked as `melange` or `apko` (a symlink or hard link to this binary), or as `lamina melange …` and
+            `lamina apko …`, Lamina speaks that tool's command line instead: its subcommands, flags, defaults,
+            outputs and exit codes.
+            """,
         version: "0.1.0",
         subcommands: [Keygen.self, PackageCommand.self, ImageCommand.self]
     )
@@ -15,6 +20,13 @@ public struct Lamina: AsyncParsableCommand {
 
     /// Parses the process arguments, runs the command, and exits with Lamina's exit codes.
     public static func run() async {
+        let arguments = CommandLine.arguments
+        if let first = arguments.first, let face = Face.named(first) {
+            await face.main(Array(arguments.dropFirst()))
+        }
+        if arguments.count > 1, let face = Face(rawValue: arguments[1]) {
+            await face.main(Array(arguments.dropFirst(2)))
+        }
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? AsyncParsableCommand {

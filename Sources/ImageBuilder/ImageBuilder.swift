@@ -27,6 +27,9 @@ public struct ImageBuildRequest: Sendable {
     public var layerCache = true
     /// The build date; nil means SOURCE_DATE_EPOCH or 0.
     public var clock: BuildClock
+    /// How the images are tagged; `.architectureOnly` (apko's naming) also writes `sbom-index.spdx.json` for one
+    /// architecture, as apko does.
+    public var naming: ImageLayout.Naming = .hostAndArchitecture
 
     public init(tag: String, output: String, format: Format, clock: BuildClock) {
         self.tag = tag
@@ -97,7 +100,10 @@ public struct ImageBuilder: Sendable {
             }
         }
 
-        // Output.
+        // Output. Several architectures (or apko's naming) are reached through the image index.
+        let writesIndex = images.count > 1 || request.naming == .architectureOnly
+        // apko's layout folder holds the image index as index.json itself, with no names.
+        let apkoLayout = request.naming == .architectureOnly && request.format == .ociLayout
         engine.progress?(.phase("writing output", total: nil))
         let layoutImages = images.map {
             LayoutImage(architecture: $0.architecture, manifest: $0.manifest, config: $0.config,
@@ -105,7 +111,8 @@ public struct ImageBuilder: Sendable {
         }
         let layout = try ImageLayout.plan(
             images: layoutImages, tag: tag, hostArchitecture: .host, indexAnnotations: indexAnnotations,
-            extraBlobs: images.count > 1 ? [LayoutBlob(indexBlob)] : [], includeDockerFiles: request.format == .tarball)
+            index: writesIndex && !apkoLayout ? indexBlob : nil, naming: apkoLayout ? .unnamed : request.naming,
+            includeDockerFiles: request.format == .tarball)
         switch request.format {
         case .tarball:
             // An unchanged image already sitting, untouched, where it goes is not copied again.
@@ -135,7 +142,7 @@ public struct ImageBuilder: Sendable {
                 try AtomicFileSink.write(bytes, to: path)
                 sbomFiles.append(path)
             }
-            if images.count > 1 {
+            if writesIndex {
                 let doc = ImageSBOM.index(
                     ImageSBOM.IndexInput(
                         indexDigest: indexBlob.descriptor.digest, indexMediaType: MediaType.ociIndex.rawValue,

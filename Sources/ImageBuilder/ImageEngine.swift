@@ -32,6 +32,8 @@ public struct ImageOptions: Sendable {
     public var temporaryDirectory: String
     /// gzip level of the layer, 1–9 (`--compression-level`).
     public var compressionLevel = LayerWriter.defaultLevel
+    /// apko's `--vcs`: when the config has no `vcs-url`, take it from the git checkout holding the config.
+    public var probeVCS = false
 
     public init(configPath: String, cacheDirectory: String, environment: [String: String], temporaryDirectory: String) {
         self.configPath = configPath
@@ -70,6 +72,9 @@ public final class ImageEngine: Sendable {
         // apko's `build.New` runs `Validate`: checks, default home directories, and a `service-bundle`
         // entrypoint (`/bin/s6-svscan /sv` plus the `s6` package).
         loaded.configuration = try loaded.configuration.validated(sourceMap: loaded.sourceMap)
+        if options.probeVCS, loaded.configuration.vcsURL.isEmpty, let url = VCSProbe.url(forConfig: options.configPath) {
+            loaded.configuration.vcsURL = url
+        }
         self.loaded = loaded
         self.transport = HTTPClientTransport(configuration: try HTTPTransportConfiguration.fromEnvironment(options.environment))
     }

@@ -90,15 +90,29 @@ public struct DockerManifestEntry: Codable, Sendable, Hashable {
 /// `oci-layout`, `index.json`, `blobs/sha256/<hex>` for every config, manifest and layer, plus a docker
 /// `manifest.json` whose `Config`/`Layers` point into `blobs/`, and the legacy `repositories` map.
 ///
-/// Naming (apko issues #529, #532, #543): a single-architecture build is tagged exactly `TAG`; a
-/// multi-architecture build tags the host's image `TAG` and every image `TAG-<arch>` (`arm/v7` → `arm_v7`).
-/// When the host's architecture was not built, the first image gets `TAG`. `index.json` lists each
+/// Naming (apko issues #529, #532, #543), ``Naming/hostAndArchitecture``: a single-architecture build is tagged
+/// exactly `TAG`; a multi-architecture build tags the host's image `TAG` and every image `TAG-<arch>`
+/// (`arm/v7` → `arm_v7`). When the host's architecture was not built, the first image gets `TAG`.
+/// ``Naming/architectureOnly`` is apko's own: every image `TAG-<arch>` only, also for one architecture.
+/// When an image index is given, `index.json` names it `TAG` (so `skopeo copy --all oci-archive:OUT:TAG`
+/// copies every architecture) and the manifests only by their `TAG-<arch>` names; docker's `manifest.json`
+/// keeps the per-image tags above. `index.json` lists each
 /// per-architecture manifest with its `platform`, once per tag, annotated with
 /// `org.opencontainers.image.ref.name` (the tag) and `io.containerd.image.name` (the full name), which
 /// is what docker's containerd image store and `skopeo`/`oras` read. `RepoTags` carry docker's short form
 /// of the tag as the user wrote it (`senhas:1.0.0`, `registry.example/senhas:1.0.0`); a tag-less name
 /// gets `:latest`, as `docker tag` would.
 public struct ImageLayout: Sendable {
+    /// How the images of a build are tagged.
+    public enum Naming: Sendable {
+        /// One architecture: `TAG`; several: the host's `TAG`, each `TAG-<arch>`.
+        case hostAndArchitecture
+        /// Every image `TAG-<arch>` only (apko's `BuildIndex`).
+        case architectureOnly
+        /// No names: `index.json` is the image index itself (apko's OCI layout folder, ggcr's `layout.Write`).
+        case unnamed
+    }
+
     /// `index.json`.
     public let index: Index
     /// `manifest.json` (docker-archive).
@@ -136,14 +150,17 @@ public struct ImageLayout: Sendable {
     ///   - tag: the name the user asked for; a digest is not allowed (an image being built has no digest yet).
     ///   - hostArchitecture: the architecture that gets the plain `TAG` in a multi-architecture build.
     ///   - indexAnnotations: annotations of `index.json` itself (apko puts the build date there).
-    ///   - extraBlobs: more blobs to store, such as the multi-architecture image index pushed to registries.
+    ///   - index: the image index over `images`; stored and named `TAG` in `index.json`.
+    ///   - naming: which tags each image gets.
+    ///   - extraBlobs: more blobs to store.
     ///   - includeDockerFiles: false leaves out `manifest.json` and `repositories` (a plain OCI layout).
     /// - Throws: `LaminaError(.invalidInput)` for no images, a duplicated architecture or a digest in `tag`;
     ///   `LaminaError(.internal)` when two blobs share a digest but not a size, or a manifest names a blob
     ///   that was not supplied.
     public static func plan(
         images: [LayoutImage], tag: Reference, hostArchitecture: Architecture = .host,
-        indexAnnotations: [String: String]? = nil, extraBlobs: [LayoutBlob] = [], includeDockerFiles: Bool = true
+        indexAnnotations: [String: String]? = nil, index imageIndex: Blob? = nil, naming: Naming = .hostAndArchitecture,
+        extraBlobs: [LayoutBlob] = [], includeDockerFiles: Bool = true
     ) throws -> ImageLayout {
         guard !images.isEmpty else { throw LaminaError(.invalidInput, "no images to write") }
         guard tag.digest == nil else {
@@ -158,7 +175,11 @@ public struct ImageLayout: Sendable {
 
         // Names per image.
         var tags: [(architecture: Architecture, tags: [Reference])] = []
-        if images.count == 1 {
+        if naming == .unnamed {
+            tags = images.map { ($0.architecture, []) }
+        } else if naming == .architectureOnly {
+            tags = try images.map { ($0.architecture, [try architectureTag(named, $0.architecture)]) }
+        } else if images.count == 1 {
             tags = [(images[0].architecture, [named])]
         } else {
             let hostIndex = images.firstIndex { $0.architecture == hostArchitecture } ?? 0
@@ -189,14 +210,24 @@ public struct ImageLayout: Sendable {
             try add(LayoutBlob(image.manifest))
             for layer in image.layers { try add(layer) }
         }
+        if let imageIndex { try add(LayoutBlob(imageIndex)) }
         for blob in extraBlobs { try add(blob) }
 
-        // index.json: every manifest once per name.
+        // index.json: the image index as TAG, when there is one; every manifest once per other name.
         var manifests: [Descriptor] = []
-        for (image, (_, names)) in zip(images, tags) {
+        if let imageIndex {
+            manifests.append(
+                imageIndex.descriptor.adding(annotations: [
+                    containerdNameAnnotation: named.description,
+                    refNameAnnotation: named.tag ?? "latest",
+                ]))
+        }
+        for (image, (_, allNames)) in zip(images, tags) {
+            let names = imageIndex == nil ? allNames : allNames.filter { $0 != named }
             let platform = Self.platform(of: image)
             var base = image.manifest.descriptor
             base.platform = platform
+            if naming == .unnamed { manifests.append(base) }
             for name in names {
                 manifests.append(
                     base.adding(annotations: [

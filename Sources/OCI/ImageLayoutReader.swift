@@ -156,6 +156,9 @@ public final class ImageLayoutReader: Sendable {
         public var platform: Platform?
         /// Blob paths (OCI) or member paths (docker-archive), bottom layer first.
         public var layers: [String]
+        /// The manifest's digest (OCI): a manifest `index.json` names twice (under `TAG-<arch>` and through
+        /// the image index named `TAG`) is one image.
+        public var manifest: Digest? = nil
     }
 
     /// Every image manifest `index.json` reaches (through nested indexes, at most four deep), else the images
@@ -180,9 +183,10 @@ public final class ImageLayoutReader: Sendable {
             if descriptor.mediaType.isIndex {
                 guard let nested = try json(Index.self, path) else { throw LaminaError(.notFound, "missing blob \(path)", subject: name) }
                 try collect(nested.manifests, depth: depth + 1, into: &out)
-            } else if descriptor.mediaType.isManifest {
+            } else if descriptor.mediaType.isManifest, !out.contains(where: { $0.manifest == descriptor.digest }) {
                 guard let manifest = try json(Manifest.self, path) else { throw LaminaError(.notFound, "missing blob \(path)", subject: name) }
-                out.append(Image(platform: descriptor.platform, layers: manifest.layers.map { ImageLayout.blobPath($0.digest) }))
+                out.append(
+                    Image(platform: descriptor.platform, layers: manifest.layers.map { ImageLayout.blobPath($0.digest) }, manifest: descriptor.digest))
             }
         }
     }

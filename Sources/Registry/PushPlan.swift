@@ -67,10 +67,11 @@ public struct PushPlan: Sendable {
         for descriptor in top.manifests where seen.insert(descriptor.digest).inserted { descriptors.append(descriptor) }
         guard !descriptors.isEmpty else { throw LaminaError(.invalidInput, "index.json names no manifests", subject: indexPath) }
 
+        // A layout naming an image index (alone, or beside its per-architecture manifests) pushes that index.
         var nested: Blob?
-        if descriptors.count == 1, descriptors[0].mediaType.isIndex {
-            let blob = try layout.blob(descriptors[0])
-            let inner = try decodeJSON(Index.self, from: blob.bytes, what: layout.location(ImageLayout.blobPath(descriptors[0].digest)))
+        if let top = descriptors.first(where: { $0.mediaType.isIndex }) {
+            let blob = try layout.blob(top)
+            let inner = try decodeJSON(Index.self, from: blob.bytes, what: layout.location(ImageLayout.blobPath(top.digest)))
             nested = blob
             descriptors = inner.manifests
         }

@@ -20,12 +20,15 @@ public final class DockerDaemon: Sendable {
     public let cli: String
     /// The daemon process.
     public let process: DaemonProcess
+    /// `tcp://127.0.0.1:PORT` when started with a TCP listener too (plain, loopback only).
+    public let tcpAddress: String?
 
-    private init(root: String, socket: String, cli: String, process: DaemonProcess) {
+    private init(root: String, socket: String, cli: String, process: DaemonProcess, tcpAddress: String? = nil) {
         self.root = root
         self.socket = socket
         self.cli = cli
         self.process = process
+        self.tcpAddress = tcpAddress
     }
 
     /// `dockerd` on PATH (or in /usr/sbin).
@@ -60,9 +63,10 @@ public final class DockerDaemon: Sendable {
         return environment
     }
 
-    /// Starts a daemon under `root` and waits until it answers `docker version`.
+    /// Starts a daemon under `root` and waits until it answers `docker version`. With `tcpPort`, it also listens
+    /// on `tcp://127.0.0.1:PORT` (for `DOCKER_HOST=tcp://…` tests; loopback only, no TLS).
     /// - Throws: when it cannot start or does not answer within `timeout` (the daemon is stopped then).
-    public static func start(in root: String, timeout: Duration = .seconds(60)) throws -> DockerDaemon {
+    public static func start(in root: String, tcpPort: Int? = nil, timeout: Duration = .seconds(60)) throws -> DockerDaemon {
         guard let daemonPath, let cliPath else { throw DaemonError(message: unavailableReason) }
         for dir in ["data", "exec", "config"] {
             try FileManager.default.createDirectory(atPath: root + "/" + dir, withIntermediateDirectories: true)
@@ -77,9 +81,10 @@ public final class DockerDaemon: Sendable {
                 "--ip-masq=false", "--exec-opt", "native.cgroupdriver=cgroupfs", "--data-root", root + "/data",
                 "--exec-root", root + "/exec", "-H", "unix://" + socket, "--pidfile", root + "/docker.pid",
                 "--config-file", root + "/daemon.json",
-            ],
+            ] + (tcpPort.map { ["-H", "tcp://127.0.0.1:\($0)"] } ?? []),
             logPath: root + "/dockerd.log", environment: daemonEnvironment)
-        let daemon = DockerDaemon(root: root, socket: socket, cli: cliPath, process: process)
+        let daemon = DockerDaemon(
+            root: root, socket: socket, cli: cliPath, process: process, tcpAddress: tcpPort.map { "tcp://127.0.0.1:\($0)" })
         let deadline = ContinuousClock.now + timeout
         while true {
             if !process.isRunning {

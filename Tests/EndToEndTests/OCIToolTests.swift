@@ -91,6 +91,35 @@ extension EndToEnd {
             }
         }
 
+        /// `TAG` names the image index: `skopeo copy --all` takes every architecture, and docker's manifest.json
+        /// still tags each image.
+        @Test func copyAllCopiesEveryArchitecture() throws {
+            let images = try sharedImages()
+            try TemporaryDirectory.withSync { dir in
+                let layout = dir.path + "/all"
+                try check(
+                    try runTool("skopeo", ["copy", "--all", "oci-archive:\(images.multi):2.0", "oci:\(layout):copied"]),
+                    "skopeo copy --all")
+                let index = try #require(try json(file: layout + "/index.json") as? [String: Any])
+                let top = try #require((index["manifests"] as? [[String: Any]])?.first)
+                #expect(top["mediaType"] as? String == "application/vnd.oci.image.index.v1+json")
+                let digest = try #require(top["digest"] as? String)
+                let inner = try #require(
+                    try json(file: layout + "/blobs/sha256/" + digest.dropFirst("sha256:".count)) as? [String: Any])
+                let platforms = ((inner["manifests"] as? [[String: Any]]) ?? []).compactMap { $0["platform"] as? [String: Any] }
+                    .map { ($0["architecture"] as? String ?? "") + (($0["variant"] as? String).map { "/" + $0 } ?? "") }
+                #expect(platforms == ["amd64", "arm/v7", "arm64"])
+                for platform in ["amd64", "arm64"] {
+                    let blob = try #require(
+                        ((inner["manifests"] as? [[String: Any]]) ?? []).first { ($0["platform"] as? [String: Any])?["architecture"] as? String == platform }?["digest"] as? String)
+                    #expect(FileManager.default.fileExists(atPath: layout + "/blobs/sha256/" + blob.dropFirst("sha256:".count)), "\(platform)")
+                }
+            }
+            let docker = try #require(try json(readMember(images.multi, "manifest.json")) as? [[String: Any]])
+            let tags = docker.flatMap { ($0["RepoTags"] as? [String]) ?? [] }
+            #expect(Set(tags).isSuperset(of: ["lamina-e2e/multi:2.0-amd64", "lamina-e2e/multi:2.0-arm64", "lamina-e2e/multi:2.0-arm_v7"]), "\(tags)")
+        }
+
         @Test(.enabled(if: have("umoci") && have("runc") && getuid() == 0, "needs umoci, runc and root"))
         func copyThenUnpackAndRun() throws {
             let images = try sharedImages()
@@ -137,7 +166,13 @@ extension EndToEnd {
                 let layout = dir.path + "/extracted"
                 try FileManager.default.createDirectory(atPath: layout, withIntermediateDirectories: true)
                 try check(try CommandRunner.run("/bin/tar", ["-xf", images.multi, "-C", layout]), "tar -x")
-                let out = try unpackAndRun(image: layout + ":2.0", in: dir.path, name: "extracted")
+                // `2.0` names the image index (umoci unpacks one manifest): run the host's own tag.
+                #if arch(arm64)
+                    let hostTag = "2.0-arm64"
+                #else
+                    let hostTag = "2.0-amd64"
+                #endif
+                let out = try unpackAndRun(image: layout + ":" + hostTag, in: dir.path, name: "extracted")
                 #expect(out == "Hello from Lamina\n")
             }
         }

@@ -138,5 +138,24 @@ extension EndToEnd {
             let info = try #require(try json(skopeoInspect("\(registry.address)/lamina-e2e/layout:1.0")) as? [String: Any])
             #expect(info["Digest"] as? String == built)
         }
+
+        /// `apko publish CONFIG TAG TAG`: one build, every tag pointing at the same image.
+        @Test func apkoPublishToSeveralTags() throws {
+            let images = try sharedImages()
+            let registry = try registry
+            let work = images.fixture.work
+            let first = "\(registry.address)/lamina-e2e/apko:1.0", second = "\(registry.address)/lamina-e2e/apko:latest"
+            let r = try check(
+                try CommandRunner.lamina(
+                    ["apko", "publish", "\(work)/single/apko.yaml", first, second, "--cache-dir", "\(work)/cache-a", "--offline"],
+                    environment: ["SOURCE_DATE_EPOCH": fixtureEpoch]),
+                "apko publish")
+            let pinned = r.stdout.split(separator: "\n").map(String.init)
+            #expect(pinned.count == 2 && pinned[0] == pinned[1] && pinned[0].contains("@sha256:"), "\(r.stdout)")
+            for reference in [first, second] {
+                let info = try #require(try json(skopeoInspect(reference)) as? [String: Any])
+                #expect(pinned.first?.hasSuffix(info["Digest"] as? String ?? "?") == true, "\(reference)")
+            }
+        }
     }
 }

@@ -124,6 +124,40 @@ struct ImageLayoutTests {
         }
     }
 
+    /// With an image index, `index.json` names it `TAG` (skopeo `--all` copies every architecture through it) and the
+    /// manifests only `TAG-<arch>`; docker's manifest.json keeps the per-image tags. apko's naming tags each image
+    /// `TAG-<arch>` only, also for one architecture; `.unnamed` writes the index itself.
+    @Test func imageIndexIsNamedTag() throws {
+        let images = try Self.goldenImages()
+        let tag = try Reference("senhas:1.0.0")
+        let index = try Blob(
+            index: Index(
+                manifests: images.map {
+                    Descriptor(
+                        mediaType: .ociManifest, digest: $0.manifest.descriptor.digest, size: $0.manifest.descriptor.size,
+                        platform: Platform($0.architecture))
+                }))
+        let ref = ImageLayout.refNameAnnotation
+        let layout = try ImageLayout.plan(images: images, tag: tag, hostArchitecture: .aarch64, index: index)
+        #expect(layout.index.manifests.map { $0.annotations?[ref] } == ["1.0.0", "1.0.0-amd64", "1.0.0-arm64"])
+        #expect(layout.index.manifests.first?.digest == index.descriptor.digest)
+        #expect(layout.index.manifests.first?.mediaType == .ociIndex)
+        #expect(layout.dockerManifest.map(\.repoTags) == [["senhas:1.0.0-amd64"], ["senhas:1.0.0", "senhas:1.0.0-arm64"]])
+        let (dir, blobs) = try Self.writeAndVerify(layout)
+        defer { dir.remove() }
+        #expect(blobs.contains(index.descriptor.digest.hex))
+
+        let apko = try ImageLayout.plan(images: images, tag: tag, index: index, naming: .architectureOnly)
+        #expect(apko.dockerManifest.map(\.repoTags) == [["senhas:1.0.0-amd64"], ["senhas:1.0.0-arm64"]])
+        let single = try ImageLayout.plan(images: [images[0]], tag: tag, index: index, naming: .architectureOnly)
+        #expect(single.index.manifests.map { $0.annotations?[ref] } == ["1.0.0", "1.0.0-amd64"])
+        #expect(single.dockerManifest.map(\.repoTags) == [["senhas:1.0.0-amd64"]])
+
+        let unnamed = try ImageLayout.plan(images: images, tag: tag, naming: .unnamed, includeDockerFiles: false)
+        #expect(unnamed.index.manifests.map(\.digest) == images.map(\.manifest.descriptor.digest))
+        #expect(unnamed.index.manifests.allSatisfy { $0.annotations == nil && $0.platform != nil })
+    }
+
     @Test func hostNotBuiltGivesTagToFirstImage() throws {
         let images = try Self.goldenImages()
         let layout = try ImageLayout.plan(images: images, tag: try Reference("x"), hostArchitecture: try Architecture("s390x"))

@@ -34,11 +34,7 @@ struct ImageBuild: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
-        var clock = try BuildClock.fromEnvironment(ProcessInfo.processInfo.environment)
-        if let buildDate {
-            guard let seconds = Self.parseDate(buildDate) else { throw LaminaError(.usage, "expected Unix seconds or RFC 3339, got '\(buildDate)'", subject: "--build-date") }
-            clock = BuildClock(epoch: seconds)
-        }
+        let clock = try Self.clock(buildDate: buildDate)
         var isDirectory: ObjCBool = false
         let exists = FileManager.default.fileExists(atPath: output, isDirectory: &isDirectory)
         let chosen: ImageBuildRequest.Format
@@ -60,10 +56,7 @@ struct ImageBuild: AsyncParsableCommand {
         request.sbom = sbom
         request.sbomPath = sbomPath
         request.layerCache = !noLayerCache
-        for item in annotations {
-            guard let colon = item.firstIndex(of: ":") else { throw LaminaError(.usage, "expected KEY:VALUE, got '\(item)'", subject: "--annotations") }
-            request.annotations[String(item[..<colon])] = String(item[item.index(after: colon)...])
-        }
+        request.annotations = try Self.annotations(annotations)
         let result = try await withImageEngine(flags, configPath: config, global: global) { engine, _ in
             try await ImageBuilder(engine: engine).build(request)
         }
@@ -71,6 +64,25 @@ struct ImageBuild: AsyncParsableCommand {
             global.logger.info("\(image.architecture.ociPlatform): \(image.packages.count) packages, \(image.layers.count == 1 ? "layer" : "\(image.layers.count) layers, top") \(image.layers[image.layers.count - 1].digest) (\(image.layers.reduce(0) { $0 + $1.size }) bytes), manifest \(image.manifest.descriptor.digest)")
         }
         global.logger.result("wrote \(output) (\(result.tags.joined(separator: ", ")))")
+    }
+
+    /// `--build-date` (Unix seconds or RFC 3339) over SOURCE_DATE_EPOCH.
+    static func clock(buildDate: String?) throws -> BuildClock {
+        guard let buildDate, !buildDate.isEmpty else { return try BuildClock.fromEnvironment(ProcessInfo.processInfo.environment) }
+        guard let seconds = parseDate(buildDate) else {
+            throw LaminaError(.usage, "expected Unix seconds or RFC 3339, got '\(buildDate)'", subject: "--build-date")
+        }
+        return BuildClock(epoch: seconds)
+    }
+
+    /// `--annotations KEY:VALUE` values (comma lists allowed, as apko's string-slice flag takes them).
+    static func annotations(_ values: [String]) throws -> [String: String] {
+        var out: [String: String] = [:]
+        for item in RepositoryFlags.splitList(values) {
+            guard let colon = item.firstIndex(of: ":") else { throw LaminaError(.usage, "expected KEY:VALUE, got '\(item)'", subject: "--annotations") }
+            out[String(item[..<colon])] = String(item[item.index(after: colon)...])
+        }
+        return out
     }
 
     static func parseDate(_ text: String) -> Int64? {

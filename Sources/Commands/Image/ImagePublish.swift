@@ -111,45 +111,33 @@ struct ImagePublish: AsyncParsableCommand {
             throw LaminaError(.usage, "a reference to publish to needs a tag, not a digest", subject: reference)
         }
         _ = try registry.credentials(for: target.registry)  // option errors before the build
-        var clock = try BuildClock.fromEnvironment(ProcessInfo.processInfo.environment)
-        if let buildDate {
-            guard let seconds = ImageBuild.parseDate(buildDate) else {
-                throw LaminaError(.usage, "expected Unix seconds or RFC 3339, got '\(buildDate)'", subject: "--build-date")
+        let clock = try ImageBuild.clock(buildDate: buildDate)
+        try await withScratchDirectory("lamina-publish") { scratch in
+            let layout = scratch + "/layout"
+            var request = ImageBuildRequest(tag: target.defaultingTag.description, output: layout, format: .ociLayout, clock: clock)
+            request.sbom = sbomPath != nil
+            request.sbomPath = sbomPath
+            request.layerCache = !noLayerCache
+            request.annotations = try ImageBuild.annotations(annotations)
+            let result = try await withImageEngine(flags, configPath: config, global: global) { engine, _ in
+                try await ImageBuilder(engine: engine).build(request)
             }
-            clock = BuildClock(epoch: seconds)
-        }
-        let scratch = NSTemporaryDirectory() + "lamina-publish-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: scratch) }
-        let layout = scratch + "/layout"
-        var request = ImageBuildRequest(tag: target.defaultingTag.description, output: layout, format: .ociLayout, clock: clock)
-        request.sbom = sbomPath != nil
-        request.sbomPath = sbomPath
-        request.layerCache = !noLayerCache
-        for item in annotations {
-            guard let colon = item.firstIndex(of: ":") else {
-                throw LaminaError(.usage, "expected KEY:VALUE, got '\(item)'", subject: "--annotations")
+            // The layers are pushed from the layout just written (the build's own copies may be scratch files).
+            let images = result.images.map { image in
+                LayoutImage(
+                    architecture: image.architecture, manifest: image.manifest, config: image.config,
+                    layers: image.layers.map { layer in
+                        LayoutBlob(
+                            descriptor: Descriptor(mediaType: .ociLayerGzip, digest: layer.digest, size: layer.size),
+                            file: layout + "/" + ImageLayout.blobPath(layer.digest))
+                    })
             }
-            request.annotations[String(item[..<colon])] = String(item[item.index(after: colon)...])
+            for image in result.images {
+                global.logger.info("\(image.architecture.ociPlatform): manifest \(image.manifest.descriptor.digest)")
+            }
+            let plan = try PushPlan(images: images, index: result.index)
+            try await registry.push(plan, to: target, global: global)
         }
-        let result = try await withImageEngine(flags, configPath: config, global: global) { engine, _ in
-            try await ImageBuilder(engine: engine).build(request)
-        }
-        // The layers are pushed from the layout just written (the build's own copies may be scratch files).
-        let images = result.images.map { image in
-            LayoutImage(
-                architecture: image.architecture, manifest: image.manifest, config: image.config,
-                layers: image.layers.map { layer in
-                    LayoutBlob(
-                        descriptor: Descriptor(mediaType: .ociLayerGzip, digest: layer.digest, size: layer.size),
-                        file: layout + "/" + ImageLayout.blobPath(layer.digest))
-                })
-        }
-        for image in result.images {
-            global.logger.info("\(image.architecture.ociPlatform): manifest \(image.manifest.descriptor.digest)")
-        }
-        let plan = try PushPlan(images: images, index: result.index)
-        try await registry.push(plan, to: target, global: global)
     }
 }
 
@@ -172,8 +160,8 @@ struct ImagePush: AsyncParsableCommand {
         guard let layout = try ImageLayoutReader.open(source) else {
             throw LaminaError(.invalidInput, "not an OCI image layout (directory or tarball with index.json)", subject: source)
         }
-        let scratch = NSTemporaryDirectory() + "lamina-push-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        defer { try? FileManager.default.removeItem(atPath: scratch) }
-        try await registry.push(try PushPlan.layout(layout, scratch: scratch), to: target, global: global)
+        try await withScratchDirectory("lamina-push") { scratch in
+            try await registry.push(try PushPlan.layout(layout, scratch: scratch), to: target, global: global)
+        }
     }
 }

@@ -20,13 +20,15 @@ struct PackageBuildCommand: AsyncParsableCommand {
             """)
 
     @Argument(help: "The melange.yaml.") var config: String = "melange.yaml"
-    @Option(name: .customLong("arch"), parsing: .singleValue, help: "Architectures (comma-separated or repeated; default: the host's).")
-    var archs: [String] = []
     @Option(name: .customLong("workspace-dir"), help: "Keep the workspace in this folder.") var workspaceDir: String?
     @Option(name: .customLong("package-append"), help: "Add a package to the build environment (repeatable).") var packages: [String] = []
     @Option(name: .customLong("build-option"), help: "Enable an `options:` entry of the config (repeatable).") var buildOptions: [String] = []
     @Option(name: .customLong("vars-file"), help: "YAML/KEY: VALUE file of variables merged over `vars:`.") var varsFile: String?
-    @Option(name: .customLong("env-file"), help: "KEY=VALUE file of environment variables for the steps.") var envFile: String?
+    @Option(name: .customLong("env-file"), help: "KEY=VALUE file of environment variables for the steps (repeatable; later files win).")
+    var envFiles: [String] = []
+    @Option(name: .customLong("namespace"), help: "Distribution named in the packages' SBOM purls (e.g. wolfi, alpine).") var namespace = "unknown"
+    @Flag(name: .customLong("empty-workspace"), help: "Start from an empty workspace instead of a copy of the source folder.")
+    var emptyWorkspace = false
     @Option(name: .customLong("generate-index"), help: "Update APKINDEX.tar.gz (true/false).") var generateIndex = true
     @Option(name: .customLong("source-date-epoch"), help: "Unix seconds for every timestamp (overrides SOURCE_DATE_EPOCH).")
     var sourceDateEpoch: Int64?
@@ -35,40 +37,8 @@ struct PackageBuildCommand: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
-        let environment = ProcessInfo.processInfo.environment
-        let clock = try sourceDateEpoch.map { BuildClock(epoch: $0) } ?? BuildClock.fromEnvironment(environment)
-        let runner = try flags.prepare()
-        let architectures = try Self.architectures(archs)
-        let display = ProgressDisplay(global: global)
+        let results = try await builds()
         let logger = global.logger
-        let quietSteps = global.logLevel > .info
-        func makeOptions(_ arch: Architecture) throws -> PackageBuildOptions {
-            var options = try flags.options(config: config, architecture: arch, runner: runner, clock: clock)
-            options.workspaceDirectory = workspaceDir
-            options.extraPackages = packages
-            options.buildOptions = buildOptions
-            options.vars = try varsFile.map(Self.readVars) ?? [:]
-            options.environmentOverrides = try envFile.map(Self.readEnvironment) ?? [:]
-            options.generateIndex = generateIndex
-            return options
-        }
-        // Every architecture must be able to run before the first build starts (no emulator here).
-        if architectures.count > 1, let first = architectures.first {
-            try PackageBuild.checkCanRun(options: try makeOptions(first), architectures: architectures)
-        }
-        var results: [(Architecture, PackageBuildResult)] = []
-        for arch in architectures {
-            let options = try makeOptions(arch)
-            // Step output goes to stderr, stdout is kept for results (and --json).
-            let printStep: StepOutputHandler = { line in Terminal.standardError.write("[\(line.step)] \(line.text)\n") }
-            let build = PackageBuild(options: options, progress: display.handler, stepOutput: quietSteps ? nil : printStep)
-            logger.info("building \(config) for \(arch.apk) (runner \(runner.name))")
-            let result = try await build.run()
-            if let first = result.timeToFirstStep {
-                logger.info("\(arch.apk): first step \(first.wholeMilliseconds) ms after start (guest: \(result.guestPackages == 0 ? "host /" : "\(result.guestPackages) packages"))")
-            }
-            results.append((arch, result))
-        }
         if json {
             struct Output: Encodable {
                 var architecture: String
@@ -89,17 +59,47 @@ struct PackageBuildCommand: AsyncParsableCommand {
         }
     }
 
-    static func architectures(_ given: [String]) throws -> [Architecture] {
-        let names = given.flatMap { $0.split(separator: ",").map { String($0).trimmingSpaces } }.filter { !$0.isEmpty }
-        if names.isEmpty { return [.host] }
-        var out: [Architecture] = []
-        for name in names {
-            switch name {
-            case "host": out.append(.host)
-            default: out.append(try Architecture(name, option: "--arch"))
+    /// Builds the config for every architecture asked for, in order.
+    func builds() async throws -> [(Architecture, PackageBuildResult)] {
+        let environment = ProcessInfo.processInfo.environment
+        let clock = try sourceDateEpoch.map { BuildClock(epoch: $0) } ?? BuildClock.fromEnvironment(environment)
+        let runner = try flags.prepare()
+        let architectures = try flags.repository.architectures(allowAll: false) ?? [.host]
+        let display = ProgressDisplay(global: global)
+        let logger = global.logger
+        let quietSteps = global.logLevel > .info
+        func makeOptions(_ arch: Architecture) throws -> PackageBuildOptions {
+            var options = try flags.options(config: config, architecture: arch, runner: runner, clock: clock)
+            options.workspaceDirectory = workspaceDir
+            options.extraPackages = packages
+            options.buildOptions = buildOptions
+            options.vars = try varsFile.map(Self.readVars) ?? [:]
+            options.environmentOverrides = try envFiles.reduce(into: [:]) { merged, file in
+                merged.merge(try Self.readEnvironment(file)) { _, later in later }
             }
+            options.generateIndex = generateIndex
+            options.namespace = namespace
+            options.emptyWorkspace = emptyWorkspace
+            return options
         }
-        return out
+        // Every architecture must be able to run before the first build starts (no emulator here).
+        if architectures.count > 1, let first = architectures.first {
+            try PackageBuild.checkCanRun(options: try makeOptions(first), architectures: architectures)
+        }
+        var results: [(Architecture, PackageBuildResult)] = []
+        for arch in architectures {
+            let options = try makeOptions(arch)
+            // Step output goes to stderr, stdout is kept for results (and --json).
+            let printStep: StepOutputHandler = { line in Terminal.standardError.write("[\(line.step)] \(line.text)\n") }
+            let build = PackageBuild(options: options, progress: display.handler, stepOutput: quietSteps ? nil : printStep)
+            logger.info("building \(config) for \(arch.apk) (runner \(runner.name))")
+            let result = try await build.run()
+            if let first = result.timeToFirstStep {
+                logger.info("\(arch.apk): first step \(first.wholeMilliseconds) ms after start (guest: \(result.guestPackages == 0 ? "host /" : "\(result.guestPackages) packages"))")
+            }
+            results.append((arch, result))
+        }
+        return results
     }
 
     /// `KEY: VALUE` lines (melange's vars file is a YAML map of strings).
@@ -145,12 +145,11 @@ struct PackageTestCommand: AsyncParsableCommand {
 
     @Argument(help: "The melange.yaml.") var config: String = "melange.yaml"
     @Argument(help: "Only test these packages (default: every package with a test).") var packages: [String] = []
-    @Option(name: .customLong("arch"), help: "Architecture (default: the host's).") var arch: String?
     @OptionGroup var flags: PackageEngineFlags
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
-        let architecture = try arch.map { try Architecture($0, option: "--arch") } ?? .host
+        let architecture = try flags.repository.singleArchitecture()
         let clock = try BuildClock.fromEnvironment(ProcessInfo.processInfo.environment)
         let options = try flags.options(config: config, architecture: architecture, runner: try flags.prepare(), clock: clock)
         let printStep: StepOutputHandler = { line in Terminal.standardError.write("[\(line.step)] \(line.text)\n") }
@@ -165,33 +164,26 @@ struct PackageTestCommand: AsyncParsableCommand {
 /// The flags `package build` and `package test` share: where packages go and come from, the guest's
 /// repositories and keys, and the sandbox.
 struct PackageEngineFlags: ParsableArguments {
+    @OptionGroup var repository: RepositoryFlags
     @Option(name: .customLong("signing-key"), help: "RSA private key (PEM): signs what build writes; test trusts its public half.")
     var signingKey: String?
     @Option(name: .customLong("out-dir"), help: "The repository packages are written to and tested from (default ./packages).")
     var outDir = "packages"
     @Option(name: .customLong("source-dir"), help: "Folder copied into the workspace (default: the config's folder).") var sourceDir: String?
-    @Option(name: .customLong("cache-dir"), help: "Package and source cache (default $XDG_CACHE_HOME/lamina).") var cacheDir: String?
-    @Option(name: [.customShort("r"), .customLong("repository-append")], help: "Add a repository for the guest (repeatable).")
-    var repositories: [String] = []
-    @Option(name: [.customShort("k"), .customLong("keyring-append")], help: "Add a public key file or URL (repeatable).")
-    var keyrings: [String] = []
     @Option(name: .customLong("runner"), help: "bubblewrap (default), docker or podman.") var runner = "bubblewrap"
     @Option(name: .customLong("docker-host"), help: "Daemon address for --runner docker/podman (default $DOCKER_HOST / $CONTAINER_HOST).")
     var dockerHost: String?
     @Option(name: .customLong("pipeline-dir"), help: "Extra folder of pipeline definitions, searched first (repeatable).")
     var pipelineDirs: [String] = []
     @Flag(name: .customLong("network"), help: "Let steps use the network.") var network = false
-    @Flag(name: .customLong("offline"), help: "Use only the cache and local repositories.") var offline = false
-    @Flag(name: [.customLong("allow-untrusted"), .customLong("ignore-signatures")], help: "Accept indexes no key vouches for (dangerous).")
-    var allowUntrusted = false
     @Flag(name: .customLong("trace"), help: "Run steps with set -x.") var trace = false
     @Flag(name: .customLong("debug"), help: "Keep the guest root and workspace afterwards.") var debug = false
 
+    init() {}
+
     /// The runner `--runner` names, after the loud `--allow-untrusted` warning (printed once per command).
     func prepare() throws -> any BuildRunner {
-        if allowUntrusted {
-            Terminal.standardError.write("WARNING: --allow-untrusted: packages and indexes will be used WITHOUT a trusted signature\n")
-        }
+        repository.warnIfUntrusted()
         return try BuildRunners.named(runner, host: dockerHost)
     }
 
@@ -200,17 +192,17 @@ struct PackageEngineFlags: ParsableArguments {
         let environment = ProcessInfo.processInfo.environment
         var options = PackageBuildOptions(
             configPath: config, architecture: architecture,
-            cacheDirectory: cacheDir ?? PackageCache.defaultRoot(environment: environment), runner: runner, clock: clock,
+            cacheDirectory: repository.cacheDirectory(environment: environment), runner: runner, clock: clock,
             environment: environment, temporaryDirectory: NSTemporaryDirectory())
         options.signingKeyPath = signingKey
         options.outputDirectory = outDir
         options.sourceDirectory = sourceDir
-        options.extraRepositories = repositories
-        options.extraKeyrings = keyrings
+        options.extraRepositories = RepositoryFlags.splitList(repository.repositories)
+        options.extraKeyrings = RepositoryFlags.splitList(repository.keyrings)
         options.pipelineDirectories = pipelineDirs
         options.network = network
-        options.offline = offline
-        options.allowUntrusted = allowUntrusted
+        options.offline = repository.offline
+        options.allowUntrusted = repository.allowUntrusted
         options.trace = trace
         options.keepTemporaryFiles = debug
         return options

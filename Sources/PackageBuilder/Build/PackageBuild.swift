@@ -45,6 +45,10 @@ public struct PackageBuildOptions: Sendable {
     public var trace = false
     /// `--debug`-style: keep the guest root and workspace after the build.
     public var keepTemporaryFiles = false
+    /// `--namespace`: the distribution named in the packages' SBOM purls and supplier (melange's default `unknown`).
+    public var namespace = "unknown"
+    /// `--empty-workspace`: start from an empty workspace instead of a copy of the source folder.
+    public var emptyWorkspace = false
 
     public init(
         configPath: String, architecture: Architecture, cacheDirectory: String, runner: any BuildRunner, clock: BuildClock,
@@ -188,7 +192,7 @@ public struct PackageBuild: Sendable {
         let outputs = workspace + "/melange-out/"
         let relatives = plan.packagePlans.map { PackageTree(name: $0.name, root: URL(fileURLWithPath: outputs + $0.name, isDirectory: true)) }
         var emitted: [EmittedPackage] = []
-        let emitter = PackageEmitter(progress: progress)
+        let emitter = PackageEmitter(namespace: options.namespace, progress: progress)
         emitted.append(
             try emitter.emit(
                 directory: outputs + plan.main.name, metadata: try PackageMetadata(package: plan.package, architecture: arch),
@@ -268,7 +272,7 @@ public struct PackageBuild: Sendable {
     func prepareWorkspace(_ workspace: String, work: String, packages: [String]) throws {
         let manager = FileManager.default
         try manager.createDirectory(atPath: workspace, withIntermediateDirectories: true)
-        try copySources(into: workspace, work: work)
+        if !options.emptyWorkspace { try copySources(into: workspace, work: work) }
         for name in packages {
             let out = workspace + "/melange-out/" + name
             try? manager.removeItem(atPath: out)
