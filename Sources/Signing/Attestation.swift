@@ -50,18 +50,16 @@ public struct InTotoStatement: Sendable {
     }
 
     /// A statement whose predicate is the file `contents`: JSON for every type but `custom`, which wraps the text
-    /// as cosign does (`{"Data": text, "Timestamp": RFC 3339}`).
+    /// as cosign does (`{"Data": text, "Timestamp": timestamp}`, `timestamp` in RFC 3339).
     /// - Throws: `LaminaError(.invalidInput)` when a non-custom predicate is not JSON.
-    public init(subjectName: String, subjectDigest: Digest, predicateType: String, contents: [UInt8], timestamp: Date)
+    public init(subjectName: String, subjectDigest: Digest, predicateType: String, contents: [UInt8], timestamp: String)
         throws
     {
         var predicate = contents
         if predicateType == PredicateType.custom {
-            let formatter = ISO8601DateFormatter()
-            formatter.formatOptions = [.withInternetDateTime]
             predicate = Array(
                 (#"{"Data":"# + (try jsonString(String(decoding: contents, as: UTF8.self))) + #","Timestamp":""#
-                    + formatter.string(from: timestamp) + #""}"#).utf8)
+                    + timestamp + #""}"#).utf8)
         } else {
             guard (try? JSONSerialization.jsonObject(with: Data(contents), options: [.fragmentsAllowed])) != nil else {
                 throw LaminaError(.invalidInput, "the predicate is not JSON (only --type custom takes any text)")

@@ -86,7 +86,7 @@ struct PayloadTests {
         let key = CosignPrivateKey.generate()
         let statement = try InTotoStatement(
             subjectName: "127.0.0.1:5000/senhas", subjectDigest: Self.digest, predicateType: try PredicateType.resolve("spdxjson"),
-            contents: Array(#"{"spdxVersion":"SPDX-2.3"}"#.utf8) + [10], timestamp: Date(timeIntervalSince1970: 0))
+            contents: Array(#"{"spdxVersion":"SPDX-2.3"}"#.utf8) + [10], timestamp: BuildClock.rfc3339(0))
         let body = try statement.encoded()
         let object = try #require(try JSONSerialization.jsonObject(with: Data(body)) as? [String: Any])
         #expect(object["_type"] as? String == "https://in-toto.io/Statement/v1")
@@ -116,7 +116,7 @@ struct PayloadTests {
         #expect(throws: LaminaError.self) { try PredicateType.resolve("spdxx") }
         let custom = try InTotoStatement(
             subjectName: "x/y", subjectDigest: Self.digest, predicateType: PredicateType.custom, contents: Array("plain text".utf8),
-            timestamp: Date(timeIntervalSince1970: 0))
+            timestamp: BuildClock.rfc3339(0))
         #expect(String(decoding: try custom.encoded(), as: UTF8.self).hasSuffix(#""predicate":{"Data":"plain text","Timestamp":"1970-01-01T00:00:00Z"}}"#))
     }
 

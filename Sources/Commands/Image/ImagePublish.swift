@@ -38,18 +38,11 @@ struct RegistryFlags: ParsableArguments {
 
     /// Pushes `plan` to `reference`, showing progress on a terminal, and prints the digest reference.
     func push(_ plan: PushPlan, to reference: Reference, global: GlobalOptions) async throws {
-        let credentials = try credentials(for: reference.registry)
-        let environment = ProcessInfo.processInfo.environment
-        let base = try HTTPTransportConfiguration.fromEnvironment(environment)
         let display = ProgressDisplay(global: global)
         defer { display.finish() }
-        let result = try await HTTPClientTransport.with(base) { tokenTransport in
-            var configuration = base
-            configuration.authenticator = RegistryAuthenticator(credentials: credentials, tokenTransport: tokenTransport)
-            return try await HTTPClientTransport.with(configuration) { transport in
-                let client = RegistryClient(transport: transport, insecure: insecure, chunkSize: chunkSize)
-                return try await client.push(plan, to: reference, progress: display.handler)
-            }
+        let handler = display.handler
+        let result = try await withClient(for: reference) { client in
+            try await client.push(plan, to: reference, progress: handler)
         }
         display.finish()
         let pinned = reference.repositoryOnly.digested(result.digest)
