@@ -72,4 +72,19 @@ public enum CommandRunner {
     public static func lamina(_ arguments: [String], environment: [String: String]? = nil, directory: String? = nil) throws -> CommandResult {
         try run(laminaPath, arguments, environment: environment, directory: directory)
     }
+
+    /// Runs the `lamina` binary on a plain thread, so an in-process test server keeps the cooperative pool.
+    public static func laminaOffPool(
+        _ arguments: [String], environment: [String: String]? = nil, directory: String? = nil
+    ) async throws -> CommandResult {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                do {
+                    continuation.resume(returning: try lamina(arguments, environment: environment, directory: directory))
+                } catch {
+                    continuation.resume(throwing: error)
+                }
+            }
+        }
+    }
 }
