@@ -87,4 +87,13 @@ public enum CommandRunner {
             }
         }
     }
+
+    /// A Python 3 that can import `module`: the repository's `.venv` (scripts/install-deps) first, then PATH.
+    public static func python(withModule module: String) -> String? {
+        let venv = SharedTestData.packageRoot.appendingPathComponent(".venv/bin/python3").path
+        for candidate in [venv, which("python3")].compactMap({ $0 }) where FileManager.default.isExecutableFile(atPath: candidate) {
+            if let result = try? run(candidate, ["-c", "import \(module)"]), result.status == 0 { return candidate }
+        }
+        return nil
+    }
 }

@@ -141,14 +141,7 @@ struct PayloadTests {
 /// Python's `cryptography` package: a verifier that shares no code with Lamina.
 enum PythonCryptography {
     static let unavailableReason = "python3 with the 'cryptography' package not found (scripts/install-deps puts it in .venv)"
-    static let path: String? = {
-        let venv = SharedTestData.packageRoot.appendingPathComponent(".venv/bin/python3").path
-        for candidate in [venv, CommandRunner.which("python3")].compactMap({ $0 })
-        where FileManager.default.isExecutableFile(atPath: candidate) {
-            if let result = try? CommandRunner.run(candidate, ["-c", "import cryptography"]), result.status == 0 { return candidate }
-        }
-        return nil
-    }()
+    static let path = CommandRunner.python(withModule: "cryptography")
 
     /// Verifies DIR/sig.b64 over DIR/payload.json with DIR/cosign.pub and prints the payload's fields.
     static let verifyScript = """
