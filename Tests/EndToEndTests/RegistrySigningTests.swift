@@ -220,5 +220,36 @@ extension EndToEnd {
             let bad = try lamina(["image", "verify-blob", "--key", "\(work)/cosign.pub", "--signature", "\(work)/sbom.sig", "\(work)/changed.json"])
             #expect(bad.status == 1 && bad.stderr.contains("does not verify"), "\(bad.stderr)")
         }
+
+        @Test func publishSignsEveryManifestAndAttestsEachSBOM() throws {
+            let images = try sharedImages()
+            let registry = try #require(RegistryScope.registry)
+            let work = images.fixture.work
+            try check(try lamina(["image", "keygen", "--output-key-prefix", "\(work)/publish-cosign"]), "keygen")
+            let repo = "lamina-sign/published"
+            let published = try check(
+                try lamina([
+                    "image", "publish", "\(work)/multi/apko.yaml", "\(registry.address)/\(repo):3", "--cache-dir", "\(work)/cache-a",
+                    "--offline", "--sign-key", "\(work)/publish-cosign.key", "--attest-sbom", "--json",
+                ]), "publish --sign-key --attest-sbom")
+            let output = try #require(try json(published.stdout) as? [String: Any])
+            let root = try #require(output["digest"] as? String)
+            let signatures = try #require(output["signatures"] as? [String])
+            #expect(signatures.filter { $0.hasSuffix(".sig") }.count == 4)
+            #expect(signatures.filter { $0.hasSuffix(".att") }.count == 3)
+            let index = try #require(try json(try readMember(images.multi, "blobs/sha256/" + root.dropFirst(7))) as? [String: Any])
+            let children = (index["manifests"] as? [[String: Any]] ?? []).compactMap { $0["digest"] as? String }
+            for digest in [root] + children {
+                try check(try cosignPy(["verify", registry.address, repo, digest, "\(work)/publish-cosign.pub"]), "python verify \(digest)")
+            }
+            for digest in children {
+                let ref = "\(registry.address)/\(repo)@\(digest)"
+                try check(try lamina(["image", "verify", "--key", "\(work)/publish-cosign.pub", ref]), "verify \(digest)")
+                let attested = try check(
+                    try lamina(["image", "verify-attestation", "--key", "\(work)/publish-cosign.pub", "--type", "spdxjson", ref]),
+                    "verify-attestation \(digest)")
+                #expect(attested.stdout.split(separator: "\n").count == 1)
+            }
+        }
     }
 }
