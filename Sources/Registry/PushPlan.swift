@@ -55,7 +55,12 @@ public struct PushPlan: Sendable {
         let top = try decodeJSON(Index.self, from: try read(indexPath), what: indexPath)
         var descriptors: [Descriptor] = []
         var seen = Set<Digest>()
-        for descriptor in top.manifests where seen.insert(descriptor.digest).inserted { descriptors.append(descriptor) }
+        // Signature, attestation and SBOM images (`kind: dev.cosignproject.cosign/sigs|atts|sboms`, as `cosign save`
+        // and `image sign LAYOUT` write them) are not part of the image.
+        for descriptor in top.manifests
+        where !cosignKinds.contains(descriptor.annotations?["kind"] ?? "") && seen.insert(descriptor.digest).inserted {
+            descriptors.append(descriptor)
+        }
         guard !descriptors.isEmpty else { throw LaminaError(.invalidInput, "index.json names no manifests", subject: indexPath) }
 
         var nested: Blob?
@@ -99,6 +104,10 @@ public struct PushPlan: Sendable {
                 annotations: top.annotations))
         return PushPlan(blobs: blobs, manifests: manifests, root: index)
     }
+
+    static let cosignKinds: Set = [
+        "dev.cosignproject.cosign/sigs", "dev.cosignproject.cosign/atts", "dev.cosignproject.cosign/sboms",
+    ]
 
     static func blobPath(_ digest: Digest, in directory: String) -> String {
         directory + "/" + ImageLayout.blobPath(digest)

@@ -251,5 +251,36 @@ extension EndToEnd {
                 #expect(attested.stdout.split(separator: "\n").count == 1)
             }
         }
+
+        @Test func signedLayoutVerifiesOfflineAndStillPushesTheSameDigest() throws {
+            let images = try sharedImages()
+            let registry = try #require(RegistryScope.registry)
+            let work = images.fixture.work + "/signing-offline"
+            let layout = work + "/layout"
+            try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+            try FileManager.default.copyItem(atPath: images.layout, toPath: layout)
+            try check(try lamina(["image", "keygen", "--output-key-prefix", "\(work)/cosign"]), "keygen")
+            let unsigned = try lamina(["image", "verify", "--offline", "--key", "\(work)/cosign.pub", layout])
+            #expect(unsigned.status == 1 && unsigned.stderr.contains("no signatures found"), "\(unsigned.stderr)")
+
+            try check(try lamina(["image", "sign", "--key", "\(work)/cosign.key", "--tlog-upload=false", layout]), "sign layout")
+            let index = try #require(try json(file: layout + "/index.json") as? [String: Any])
+            let kinds = (index["manifests"] as? [[String: Any]] ?? []).compactMap { ($0["annotations"] as? [String: String])?["kind"] }
+            #expect(kinds == ["dev.cosignproject.cosign/sigs"])
+            let verified = try check(try lamina(["image", "verify", "--offline", "--key", "\(work)/cosign.pub", layout]), "verify layout")
+            #expect(verified.stdout.hasPrefix("[{\"critical\""))
+
+            // The same layout as a tarball verifies too; another key does not.
+            try check(try CommandRunner.run("/bin/tar", ["-C", layout, "-cf", "\(work)/signed.tar", "."]), "tar")
+            try check(try lamina(["image", "verify", "--offline", "--key", "\(work)/cosign.pub", "\(work)/signed.tar"]), "verify tarball")
+            try check(try lamina(["image", "keygen", "--output-key-prefix", "\(work)/other"]), "keygen other")
+            let other = try lamina(["image", "verify", "--offline", "--key", "\(work)/other.pub", "\(work)/signed.tar"])
+            #expect(other.status == 1 && other.stderr.contains("does not verify"), "\(other.stderr)")
+
+            // Pushing the signed layout publishes the image, not the signature image.
+            let plain = try check(try lamina(["image", "push", images.layout, "\(registry.address)/lamina-sign/layout:a", "--json"]), "push")
+            let signed = try check(try lamina(["image", "push", layout, "\(registry.address)/lamina-sign/layout:b", "--json"]), "push signed")
+            #expect((try json(plain.stdout) as? [String: Any])?["digest"] as? String == (try json(signed.stdout) as? [String: Any])?["digest"] as? String)
+        }
     }
 }

@@ -41,18 +41,22 @@ struct ImageSign: AsyncParsableCommand {
     var outputSignature: String?
     @Option(name: .customLong("output-payload"), help: "Also write the signed payload here (one image only).")
     var outputPayload: String?
-    @Argument(help: "The image: registry/repository[:tag] or registry/repository@sha256:….") var reference: String
+    @Argument(help: "The image: registry/repository[:tag], registry/repository@sha256:…, or an OCI layout directory.")
+    var reference: String
     @OptionGroup var tlog: TransparencyLogFlags
     @OptionGroup var registry: RegistryFlags
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
-        let image = try Reference(reference)
         let optional = try SigningKeys.annotations(annotations)
         try tlog.check(global.logger)
-        let signer = try SigningKeys.privateKey(key)
-        let signed = try await ImageSigner(signer: signer, annotations: optional.isEmpty ? nil : optional).sign(
-            image, recursive: recursive, registry: registry, logger: global.logger)
+        let signer = ImageSigner(signer: try SigningKeys.privateKey(key), annotations: optional.isEmpty ? nil : optional)
+        let signed: [ImageSigner.Signed]
+        if LayoutSignatures.isLocal(reference) {
+            signed = try signer.sign(layout: reference, recursive: recursive, logger: global.logger)
+        } else {
+            signed = try await signer.sign(try Reference(reference), recursive: recursive, registry: registry, logger: global.logger)
+        }
         if outputSignature != nil || outputPayload != nil {
             guard signed.count == 1, let only = signed.first else {
                 throw LaminaError(.usage, "--output-signature/--output-payload need exactly one image, not --recursive", subject: reference)
@@ -85,6 +89,25 @@ struct ImageSigner: Sendable {
         try await registry.withClient(for: image) { client in
             let store = SignatureStore(client: client, image: image)
             return try await sign(try await store.targets(image, recursive: recursive), in: store, logger: logger)
+        }
+    }
+
+    /// Signs the image in an OCI layout directory (what `image push` of it would publish), storing the signature
+    /// image in the layout as `cosign save` does. The docker-reference is the layout's tag name, if it has one.
+    func sign(layout path: String, recursive: Bool, logger: Logger) throws -> [Signed] {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw LaminaError(.usage, "sign a layout directory (image build --format oci-layout), or push the tarball first", subject: path)
+        }
+        let layout = LayoutSignatures(directory: path)
+        let plan = try PushPlan.layout(at: path)
+        let digests = [plan.root.descriptor.digest] + (recursive ? plan.manifests.map(\.descriptor.digest) : [])
+        return try digests.map { digest in
+            let payload = try SimpleSigningPayload(dockerReference: path, manifestDigest: digest, optional: annotations).encoded()
+            let signature = try signer.sign(payload)
+            let tag = try layout.attach(SignatureImage.signatureLayer(payload: payload, signature: signature), to: digest, .signature)
+            logger.info("Signature stored in the layout: \(tag)")
+            return Signed(digest: digest, tag: tag, payload: payload, signature: signature)
         }
     }
 

@@ -19,6 +19,11 @@ struct SignatureCheck {
     let verifier: CosignVerifier
     let logger: Logger
 
+    /// Prints verified payloads as one JSON array on stdout, as `cosign verify` does.
+    static func printArray(_ payloads: [[UInt8]]) {
+        Terminal.standardOutput.write("[" + payloads.map { String(decoding: $0, as: UTF8.self) }.joined(separator: ",") + "]\n")
+    }
+
     /// The verified payloads of the layers, or a `.badSignature` error listing why each one was refused.
     func verified(
         _ layers: [(Descriptor, Result<[UInt8], LaminaError>)]?, kind: SignatureImage.Kind, image: String,
@@ -64,6 +69,8 @@ struct ImageVerify: AsyncParsableCommand {
     @OptionGroup var flags: VerifyFlags
     @Option(name: [.customShort("a"), .customLong("annotations")], help: "KEY=VALUE every accepted payload must carry (repeatable).")
     var annotations: [String] = []
+    @Flag(name: .customLong("offline"), help: "REF is an OCI layout directory or tarball carrying its signatures: no registry.")
+    var offline = false
     @Argument(help: "The image: registry/repository[:tag|@sha256:…], or an OCI layout directory / tarball.") var reference: String
     @OptionGroup var registry: RegistryFlags
     @OptionGroup var global: GlobalOptions
@@ -73,6 +80,16 @@ struct ImageVerify: AsyncParsableCommand {
         let required = try SigningKeys.annotations(annotations)
         let logger = global.logger
         let identityCheck = !flags.ignoreIdentity
+        if offline || LayoutSignatures.isLocal(reference) {
+            let payloads = try LayoutSignatures.with(reference) { layout in
+                let verifier = CosignVerifier(key: key, digest: try layout.imageDigest(), identity: nil, annotations: required)
+                return try SignatureCheck(verifier: verifier, logger: logger).verified(
+                    try layout.layers(verifier.digest, .signature), kind: .signature, image: reference, check: verifier.checkSignature)
+            }
+            logger.info("Verified offline: \(reference)")
+            SignatureCheck.printArray(payloads)
+            return
+        }
         let image = try Reference(reference)
         let payloads = try await registry.withClient(for: image) { client in
             let store = SignatureStore(client: client, image: image)
@@ -86,7 +103,7 @@ struct ImageVerify: AsyncParsableCommand {
         logger.info(
             "Verification for \(image.description) --\nThe following checks were performed on each of these signatures:\n"
                 + "  - The cosign claims were validated\n  - The signatures were verified against the specified public key")
-        Terminal.standardOutput.write("[" + payloads.map { String(decoding: $0, as: UTF8.self) }.joined(separator: ",") + "]\n")
+        SignatureCheck.printArray(payloads)
     }
 }
 
