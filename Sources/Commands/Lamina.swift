@@ -14,9 +14,13 @@ public struct Lamina: AsyncParsableCommand {
     public init() {}
 
     /// Parses the process arguments, runs the command, and exits with Lamina's exit codes.
-    public static func run() async {
+    public static func run() async { await runTree(Lamina.self, arguments: nil) }
+
+    /// Parses `arguments` (nil: the process's) for the command tree `root`, runs the command, and exits with
+    /// Lamina's exit codes: one `error:` line on stderr for a `LaminaError`.
+    static func runTree(_ root: any ParsableCommand.Type, arguments: [String]?) async {
         do {
-            var command = try parseAsRoot()
+            var command = try root.parseAsRoot(arguments)
             if var asyncCommand = command as? AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {
@@ -28,7 +32,7 @@ public struct Lamina: AsyncParsableCommand {
         } catch let error as ExitCode {
             Foundation.exit(error.rawValue)
         } catch {
-            exit(withError: error)
+            root.exit(withError: error)
         }
     }
 }

@@ -53,9 +53,11 @@ struct ImageSignBlob: AsyncParsableCommand {
     @Option(name: [.customLong("output-signature"), .customLong("output")], help: "Write the base64 signature here.")
     var outputSignature: String?
     @Argument(help: "The file to sign.") var file: String
+    @OptionGroup var tlog: TransparencyLogFlags
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
+        try tlog.check(global.logger)
         let signer = try SigningKeys.privateKey(key)
         guard let data = FileManager.default.contents(atPath: file) else {
             throw LaminaError(.notFound, "cannot read the file", subject: file)
@@ -78,10 +80,13 @@ struct ImageVerifyBlob: AsyncParsableCommand {
 
     @Option(name: [.customShort("k"), .customLong("key")], help: "The public key (cosign.pub).") var key: String
     @Option(name: .customLong("signature"), help: "The signature: a file with base64, or base64.") var signature: String
+    @Option(name: .customLong("insecure-ignore-tlog"), help: "Accepted for cosign compatibility: Lamina never checks a transparency log.")
+    var ignoreTlog: Bool?
     @Argument(help: "The signed file.") var file: String
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
+        try TransparencyLogFlags.checkIgnore(ignoreTlog)
         let verifier = try SigningKeys.publicKey(key)
         guard let data = FileManager.default.contents(atPath: file) else {
             throw LaminaError(.notFound, "cannot read the file", subject: file)

@@ -20,6 +20,15 @@ struct TransparencyLogFlags: ParsableArguments {
             logger.warn("not uploading to a transparency log (as cosign --tlog-upload=false): verify with the public key")
         }
     }
+
+    /// `--insecure-ignore-tlog=false` asks for a transparency-log check Lamina cannot make: refused.
+    static func checkIgnore(_ ignore: Bool?) throws {
+        if ignore == false {
+            throw LaminaError(
+                .usage, "Lamina has no transparency log to check (it works offline): drop the flag or set it to true",
+                subject: "--insecure-ignore-tlog")
+        }
+    }
 }
 
 /// `lamina image sign --key cosign.key REF`

@@ -12,6 +12,12 @@ struct VerifyFlags: ParsableArguments {
     var ignoreTlog: Bool?
     @Flag(name: .customLong("ignore-identity"), help: "Accept payloads that name another repository (mirrored images).")
     var ignoreIdentity = false
+
+    /// The public key, after refusing `--insecure-ignore-tlog=false`.
+    func publicKey() throws -> CosignPublicKey {
+        try TransparencyLogFlags.checkIgnore(ignoreTlog)
+        return try SigningKeys.publicKey(key)
+    }
 }
 
 /// Verifies the signatures of one image digest and reports the outcome, as `cosign verify` does.
@@ -76,7 +82,7 @@ struct ImageVerify: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
-        let key = try SigningKeys.publicKey(flags.key)
+        let key = try flags.publicKey()
         let required = try SigningKeys.annotations(annotations)
         let logger = global.logger
         let identityCheck = !flags.ignoreIdentity
@@ -124,7 +130,7 @@ struct ImageVerifyAttestation: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
-        let key = try SigningKeys.publicKey(flags.key)
+        let key = try flags.publicKey()
         let predicateType = try type.map(PredicateType.resolve)
         let logger = global.logger
         let image = try Reference(reference)
