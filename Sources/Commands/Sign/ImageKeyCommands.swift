@@ -18,9 +18,7 @@ struct ImageKeygen: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
-        let password = try SigningKeys.password(confirm: true, for: prefix + ".key")
-        let (privatePath, publicPath) = try SigningKeys.write(CosignPrivateKey.generate(), prefix: prefix, force: force, password: password)
-        global.logger.result("Private key written to \(privatePath)\nPublic key written to \(publicPath)")
+        try SigningKeys.writePair(CosignPrivateKey.generate(), prefix: prefix, force: force, logger: global.logger)
     }
 }
 
@@ -36,10 +34,7 @@ struct ImageImportKeyPair: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
-        let imported = try SigningKeys.privateKey(key)
-        let password = try SigningKeys.password(confirm: true, for: prefix + ".key")
-        let (privatePath, publicPath) = try SigningKeys.write(imported, prefix: prefix, force: force, password: password)
-        global.logger.result("Private key written to \(privatePath)\nPublic key written to \(publicPath)")
+        try SigningKeys.writePair(try SigningKeys.privateKey(key), prefix: prefix, force: force, logger: global.logger)
     }
 }
 

@@ -47,8 +47,9 @@ enum SigningKeys {
         return String(decoding: data, as: UTF8.self)
     }
 
-    /// Writes `PREFIX.key` (encrypted, mode 0600) and `PREFIX.pub`; refuses to overwrite unless `force`.
-    static func write(_ key: CosignPrivateKey, prefix: String, force: Bool, password: [UInt8]) throws -> (String, String) {
+    /// Writes `PREFIX.key` (encrypted with a password asked twice, mode 0600) and `PREFIX.pub`, as cosign's
+    /// generate-key-pair and import-key-pair do; refuses to overwrite unless `force`.
+    static func writePair(_ key: CosignPrivateKey, prefix: String, force: Bool, logger: Logger) throws {
         let privatePath = prefix + ".key"
         let publicPath = prefix + ".pub"
         if !force {
@@ -56,13 +57,14 @@ enum SigningKeys {
                 throw LaminaError(.invalidInput, "already exists; use --force to overwrite", subject: path)
             }
         }
+        let password = try password(confirm: true, for: privatePath)
         let privateSink = try AtomicFileSink(path: privatePath, mode: 0o600)
         let publicSink = try AtomicFileSink(path: publicPath, mode: 0o644)
         try privateSink.write(Array(try key.encryptedPEM(password: password).utf8))
         try publicSink.write(Array(key.publicKey.pem.utf8))
         try privateSink.commit()
         try publicSink.commit()
-        return (privatePath, publicPath)
+        logger.result("Private key written to \(privatePath)\nPublic key written to \(publicPath)")
     }
 
     /// Writes a small text output atomically.
