@@ -34,7 +34,7 @@ public struct SimpleSigningPayload: Sendable, Hashable {
         text += #"},"image":{"docker-manifest-digest":"# + (try jsonString(manifestDigest.description))
         text += #"},"type":"# + (try jsonString(Self.type)) + #"},"optional":"#
         if let optional {
-            text += String(decoding: try canonicalJSON(optional), as: UTF8.self)
+            text += goEscaped(String(decoding: try canonicalJSON(optional), as: UTF8.self))
         } else {
             text += "null"
         }
@@ -67,7 +67,24 @@ public struct SimpleSigningPayload: Sendable, Hashable {
     }
 }
 
-/// A JSON string literal for `text` (quotes included).
+/// A JSON string literal for `text` (quotes included), escaped as Go's `encoding/json` does.
 func jsonString(_ text: String) throws -> String {
-    String(decoding: try canonicalJSON(text), as: UTF8.self)
+    goEscaped(String(decoding: try canonicalJSON(text), as: UTF8.self))
+}
+
+/// Go's HTML-safe escapes over compact JSON: `<`, `>`, `&`, U+2028 and U+2029 only ever occur inside strings there.
+func goEscaped(_ json: String) -> String {
+    guard json.unicodeScalars.contains(where: { "<>&\u{2028}\u{2029}".unicodeScalars.contains($0) }) else { return json }
+    var out = ""
+    for scalar in json.unicodeScalars {
+        switch scalar {
+        case "<": out += "\\u003c"
+        case ">": out += "\\u003e"
+        case "&": out += "\\u0026"
+        case "\u{2028}": out += "\\u2028"
+        case "\u{2029}": out += "\\u2029"
+        default: out.unicodeScalars.append(scalar)
+        }
+    }
+    return out
 }

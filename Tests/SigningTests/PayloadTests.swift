@@ -19,6 +19,14 @@ struct PayloadTests {
                 == #"{"critical":{"identity":{"docker-reference":"r/x"},"image":{"docker-manifest-digest":"\#(Self.digest)"},"type":"cosign container image signature"},"optional":{"a":"1","b":"2"}}"#)
     }
 
+    @Test("annotations are escaped as Go's encoding/json escapes them, and still parse")
+    func goEscaping() throws {
+        let payload = SimpleSigningPayload(dockerReference: "r/x", manifestDigest: Self.digest, optional: ["q": "<a&b>"])
+        let text = String(decoding: try payload.encoded(), as: UTF8.self)
+        #expect(text.hasSuffix(#""optional":{"q":"\u003ca\u0026b\u003e"}}"#))
+        #expect(try SimpleSigningPayload(parsing: try payload.encoded()).optional == ["q": "<a&b>"])
+    }
+
     @Test("the cosign-made signature verifies; tampered payload, signature or key fail", .enabled(if: SharedTestData.isAvailable))
     func realSignature() throws {
         let key = try CosignPublicKey(pem: try Fixtures.text("\(Fixtures.rsVerify)/cosign.pub"))
