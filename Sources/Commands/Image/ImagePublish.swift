@@ -169,14 +169,12 @@ struct ImagePublish: AsyncParsableCommand {
         try await registry.push(plan, to: target, global: global) { client, pushed in
             let store = SignatureStore(client: client, image: target)
             let manifests = plan.manifests.map(\.descriptor.digest)
-            var written = try await signer.sign([pushed.digest] + manifests, in: store, logger: logger).map(\.tag)
-            for (digest, sbom) in sboms {
-                written.append(
-                    try await signer.attest(
-                        digest, predicate: sbom, predicateType: try PredicateType.resolve("spdxjson"), in: store, replace: false,
-                        logger: logger))
+            async let signatures = signer.sign([pushed.digest] + manifests, in: store, logger: logger).map(\.tag)
+            let spdx = try PredicateType.resolve("spdxjson")
+            let attestations = try await ImageSigner.concurrently(sboms) { digest, sbom in
+                try await signer.attest(digest, predicate: sbom, predicateType: spdx, in: store, replace: false, logger: logger)
             }
-            return written
+            return try await signatures + attestations
         }
     }
 }

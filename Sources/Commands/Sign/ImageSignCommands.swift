@@ -120,10 +120,10 @@ struct ImageSigner: Sendable {
         }
     }
 
-    /// Signs each of `digests` in `store`'s repository.
+    /// Signs each of `digests` in `store`'s repository. Each has its own signature tag, so they are signed and
+    /// pushed concurrently; the result keeps the order of `digests`.
     func sign(_ digests: [Digest], in store: SignatureStore, logger: Logger) async throws -> [Signed] {
-        var out: [Signed] = []
-        for digest in digests {
+        try await Self.concurrently(digests) { digest in
             let payload = try SimpleSigningPayload(
                 dockerReference: SimpleSigningPayload.identity(of: store.repository), manifestDigest: digest,
                 optional: annotations
@@ -131,9 +131,20 @@ struct ImageSigner: Sendable {
             let signature = try signer.sign(payload)
             let tag = try await store.attach(SignatureImage.signatureLayer(payload: payload, signature: signature), to: digest, .signature)
             logger.info("Pushing signature to: \(tag)")
-            out.append(Signed(digest: digest, tag: tag, payload: payload, signature: signature))
+            return Signed(digest: digest, tag: tag, payload: payload, signature: signature)
         }
-        return out
+    }
+
+    /// `body` over `items` at once, results in the order of `items`.
+    static func concurrently<Item: Sendable, Result: Sendable>(
+        _ items: [Item], _ body: @escaping @Sendable (Item) async throws -> Result
+    ) async throws -> [Result] {
+        try await withThrowingTaskGroup(of: (Int, Result).self) { group in
+            for (index, item) in items.enumerated() { group.addTask { (index, try await body(item)) } }
+            var results = [Result?](repeating: nil, count: items.count)
+            for try await (index, result) in group { results[index] = result }
+            return results.compactMap { $0 }
+        }
     }
 
     /// Attests `digest` with `predicate` (a file's bytes) of `predicateType`.
