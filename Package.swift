@@ -152,7 +152,7 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "SigningTests",
-            dependencies: ["Signing", "OCI", "LaminaCore", "TestSupport", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["Signing", "OCI", "LaminaCore", "TestSupport"],
             swiftSettings: strict),
         .testTarget(name: "SBOMTests", dependencies: ["SBOM", "LaminaCore", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "ELFTests", dependencies: ["ELF", "LaminaCore", "TestSupport"], swiftSettings: strict),
@@ -176,7 +176,10 @@ let package = Package(
             name: "ImageBuilderTests", dependencies: ["ImageBuilder", "RootFS", "APK", "Archive", "Config", "LaminaCore", "TestSupport"],
             swiftSettings: strict),
         .testTarget(
-            name: "CommandsTests", dependencies: ["Commands", "APK", "Archive", "TestSupport"],
+            name: "CommandsTests",
+            dependencies: [
+                "Commands", "APK", "Archive", "TestSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
             swiftSettings: strict),
     ]
 )
