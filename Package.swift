@@ -19,6 +19,7 @@ let package = Package(
     ],
     targets: [
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CSodium", pkgConfig: "libsodium", providers: [.apt(["libsodium-dev"])]),
         .target(name: "LaminaCore", swiftSettings: strict),
         .target(name: "Archive", dependencies: ["LaminaCore", "CZlib"], swiftSettings: strict),
         .target(
@@ -48,6 +49,14 @@ let package = Package(
             dependencies: ["LaminaCore", "Archive", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict),
         .target(name: "SBOM", dependencies: ["LaminaCore"], swiftSettings: strict),
+        .target(
+            name: "Signing",
+            dependencies: [
+                "LaminaCore", "OCI", "CSodium",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
+            ],
+            swiftSettings: strict),
         .target(name: "Registry", dependencies: ["LaminaCore", "OCI", "HTTPTransport"], swiftSettings: strict),
         .target(name: "ELF", dependencies: ["LaminaCore", "Archive"], swiftSettings: strict),
         .target(
@@ -123,7 +132,7 @@ let package = Package(
             name: "Commands",
             dependencies: [
                 "LaminaCore", "Archive", "APK", "APKRepository", "Config", "OCI", "ImageBuilder", "PackageBuilder", "Sandbox",
-                "Scan", "HTTPTransport", "Registry",
+                "Scan", "HTTPTransport", "Registry", "Signing",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
@@ -163,6 +172,10 @@ let package = Package(
         .testTarget(
             name: "RegistryTests", dependencies: ["Registry", "OCI", "HTTPTransport", "LaminaCore", "TestSupport"],
             swiftSettings: strict),
+        .testTarget(
+            name: "SigningTests",
+            dependencies: ["Signing", "OCI", "LaminaCore", "TestSupport"],
+            swiftSettings: strict),
         .testTarget(name: "SBOMTests", dependencies: ["SBOM", "LaminaCore", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "ELFTests", dependencies: ["ELF", "LaminaCore", "TestSupport"], swiftSettings: strict),
         .testTarget(
@@ -185,7 +198,10 @@ let package = Package(
             name: "ImageBuilderTests", dependencies: ["ImageBuilder", "RootFS", "APK", "Archive", "Config", "LaminaCore", "TestSupport"],
             swiftSettings: strict),
         .testTarget(
-            name: "CommandsTests", dependencies: ["APK", "Archive", "LaminaCore", "TestSupport"],
+            name: "CommandsTests",
+            dependencies: [
+                "Commands", "APK", "Archive", "LaminaCore", "TestSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
             swiftSettings: strict),
     ]
 )

@@ -27,8 +27,23 @@ public struct Lamina: AsyncParsableCommand {
         if arguments.count > 1, let face = Face(rawValue: arguments[1]) {
             await face.main(Array(arguments.dropFirst(2)))
         }
+        // cosign's command line: as `cosign` (argv[0]) or `lamina cosign …`.
+        if let first = arguments.first, (first as NSString).lastPathComponent == "cosign" {
+            await Cosign.run(arguments: Array(arguments.dropFirst()))
+            return
+        }
+        if arguments.count > 1, arguments[1] == "cosign" {
+            await Cosign.run(arguments: Array(arguments.dropFirst(2)))
+            return
+        }
+        await runTree(Lamina.self, arguments: nil)
+    }
+
+    /// Parses `arguments` (nil: the process's) for the command tree `root`, runs the command, and exits with
+    /// Lamina's exit codes: one `error:` line on stderr for a `LaminaError`.
+    static func runTree(_ root: any ParsableCommand.Type, arguments: [String]?) async {
         do {
-            var command = try parseAsRoot()
+            var command = try root.parseAsRoot(arguments)
             if var asyncCommand = command as? AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {
@@ -40,7 +55,7 @@ public struct Lamina: AsyncParsableCommand {
         } catch let error as ExitCode {
             Foundation.exit(error.rawValue)
         } catch {
-            exit(withError: error)
+            root.exit(withError: error)
         }
     }
 }

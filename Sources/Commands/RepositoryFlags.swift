@@ -89,8 +89,15 @@ extension Architecture {
     }
 }
 
-/// Runs `body` with a fresh private scratch folder, removed afterwards whatever happens.
-func withScratchDirectory<T>(_ label: String = "lamina", _ body: (String) async throws -> T) async throws -> T {
+/// `withScratchDirectory` for synchronous work.
+func withScratchDirectorySync<T>(_ label: String = "lamina", _ body: (String) throws -> T) throws -> T {
+    let scratch = try makeScratchDirectory(label)
+    defer { try? FileManager.default.removeItem(atPath: scratch) }
+    return try body(scratch)
+}
+
+/// A fresh private (0700) folder under the temporary directory.
+private func makeScratchDirectory(_ label: String) throws -> String {
     let scratch = NSTemporaryDirectory() + "\(label)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
     do {
         try FileManager.default.createDirectory(
@@ -99,6 +106,12 @@ func withScratchDirectory<T>(_ label: String = "lamina", _ body: (String) async 
         throw LaminaError(
             .io, "cannot create a scratch folder: \(error.localizedDescription)", subject: scratch, cause: error)
     }
+    return scratch
+}
+
+/// Runs `body` with a fresh private scratch folder, removed afterwards whatever happens.
+func withScratchDirectory<T>(_ label: String = "lamina", _ body: (String) async throws -> T) async throws -> T {
+    let scratch = try makeScratchDirectory(label)
     defer { try? FileManager.default.removeItem(atPath: scratch) }
     return try await body(scratch)
 }

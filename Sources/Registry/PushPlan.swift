@@ -64,7 +64,12 @@ public struct PushPlan: Sendable {
         }
         var descriptors: [Descriptor] = []
         var seen = Set<Digest>()
-        for descriptor in top.manifests where seen.insert(descriptor.digest).inserted { descriptors.append(descriptor) }
+        // Signature, attestation and SBOM images (`kind: dev.cosignproject.cosign/sigs|atts|sboms`, as `cosign save`
+        // and `image sign LAYOUT` write them) are not part of the image.
+        for descriptor in top.manifests
+        where !cosignKinds.contains(descriptor.annotations?["kind"] ?? "") && seen.insert(descriptor.digest).inserted {
+            descriptors.append(descriptor)
+        }
         guard !descriptors.isEmpty else { throw LaminaError(.invalidInput, "index.json names no manifests", subject: indexPath) }
 
         // A layout naming an image index (alone, or beside its per-architecture manifests) pushes that index.
@@ -105,4 +110,8 @@ public struct PushPlan: Sendable {
                 annotations: top.annotations))
         return PushPlan(blobs: blobs, manifests: manifests, root: index)
     }
+
+    static let cosignKinds: Set = [
+        "dev.cosignproject.cosign/sigs", "dev.cosignproject.cosign/atts", "dev.cosignproject.cosign/sboms",
+    ]
 }

@@ -72,4 +72,28 @@ public enum CommandRunner {
     public static func lamina(_ arguments: [String], environment: [String: String]? = nil, directory: String? = nil) throws -> CommandResult {
         try run(laminaPath, arguments, environment: environment, directory: directory)
     }
+
+    /// Runs the `lamina` binary on a plain thread, so an in-process test server keeps the cooperative pool.
+    public static func laminaOffPool(
+        _ arguments: [String], environment: [String: String]? = nil, directory: String? = nil
+    ) async throws -> CommandResult {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                do {
+                    continuation.resume(returning: try lamina(arguments, environment: environment, directory: directory))
+                } catch {
+                    continuation.resume(throwing: error)
+                }
+            }
+        }
+    }
+
+    /// A Python 3 that can import `module`: the repository's `.venv` (scripts/install-deps) first, then PATH.
+    public static func python(withModule module: String) -> String? {
+        let venv = SharedTestData.packageRoot.appendingPathComponent(".venv/bin/python3").path
+        for candidate in [venv, which("python3")].compactMap({ $0 }) where FileManager.default.isExecutableFile(atPath: candidate) {
+            if let result = try? run(candidate, ["-c", "import \(module)"]), result.status == 0 { return candidate }
+        }
+        return nil
+    }
 }

@@ -39,11 +39,7 @@ struct ImageScanTests {
 
     /// Runs `lamina` on a plain thread, so the in-process server keeps the cooperative pool to itself.
     func lamina(_ arguments: [String]) async throws -> CommandResult {
-        try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async {
-                do { continuation.resume(returning: try CommandRunner.lamina(arguments)) } catch { continuation.resume(throwing: error) }
-            }
-        }
+        try await CommandRunner.laminaOffPool(arguments)
     }
 
     func json(_ text: String) throws -> [String: Any] {

@@ -35,13 +35,7 @@ import Testing
 
     /// Runs the `lamina` binary on a plain thread, so the in-process server keeps its own.
     static func laminaInBackground(_ arguments: [String], environment: [String: String]) async throws -> CommandResult {
-        try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async {
-                do { continuation.resume(returning: try CommandRunner.lamina(arguments, environment: environment)) } catch {
-                    continuation.resume(throwing: error)
-                }
-            }
-        }
+        try await CommandRunner.laminaOffPool(arguments, environment: environment)
     }
 
     @Test func twoBuildsShareTheCacheAtOnce() async throws {

@@ -139,5 +139,5 @@ struct ImageBuildMinirootfs: AsyncParsableCommand {
 struct ImageCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "image", abstract: "Assemble container images from apko.yaml.",
-        subcommands: [ImageBuild.self, ImageShowConfig.self, ImageShowPackages.self, ImageLockCommand.self, ImageBuildMinirootfs.self, ImageScan.self, ImagePublish.self, ImagePush.self])
+        subcommands: [ImageBuild.self, ImageShowConfig.self, ImageShowPackages.self, ImageLockCommand.self, ImageBuildMinirootfs.self, ImageScan.self, ImagePublish.self, ImagePush.self, ImageKeygen.self, ImageImportKeyPair.self, ImageSign.self, ImageAttest.self, ImageVerify.self, ImageVerifyAttestation.self, ImageSignBlob.self, ImageVerifyBlob.self])
 }

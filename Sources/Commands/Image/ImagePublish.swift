@@ -5,6 +5,7 @@ import ImageBuilder
 import LaminaCore
 import OCI
 import Registry
+import Signing
 
 /// How to reach and log in to a registry: shared by `image publish` and `image push`.
 struct RegistryFlags: ParsableArguments {
@@ -36,19 +37,18 @@ struct RegistryFlags: ParsableArguments {
     }
 
     /// Pushes `plan` to `reference`, showing progress on a terminal, and prints the digest reference.
-    func push(_ plan: PushPlan, to reference: Reference, global: GlobalOptions) async throws {
-        let credentials = try credentials(for: reference.registry)
-        let environment = ProcessInfo.processInfo.environment
-        let base = try HTTPTransportConfiguration.fromEnvironment(environment)
+    /// - Parameter afterPush: runs with the same client once the image is there (`publish --sign-key` signs
+    ///   in it); the references it returns are listed in the `--json` output as `signatures`.
+    func push(
+        _ plan: PushPlan, to reference: Reference, global: GlobalOptions,
+        afterPush: (@Sendable (RegistryClient, PushResult) async throws -> [String])? = nil
+    ) async throws {
         let display = ProgressDisplay(global: global)
         defer { display.finish() }
-        let result = try await HTTPClientTransport.with(base) { tokenTransport in
-            var configuration = base
-            configuration.authenticator = RegistryAuthenticator(credentials: credentials, tokenTransport: tokenTransport)
-            return try await HTTPClientTransport.with(configuration) { transport in
-                let client = RegistryClient(transport: transport, insecure: insecure, chunkSize: chunkSize)
-                return try await client.push(plan, to: reference, progress: display.handler)
-            }
+        let handler = display.handler
+        let (result, signatures) = try await withClient(for: reference) { client in
+            let result = try await client.push(plan, to: reference, progress: handler)
+            return (result, try await afterPush?(client, result))
         }
         display.finish()
         let pinned = reference.repositoryOnly.digested(result.digest)
@@ -60,7 +60,8 @@ struct RegistryFlags: ParsableArguments {
                 PublishOutput(
                     reference: pinned.description, digest: result.digest.description,
                     tag: reference.digest == nil ? reference.defaultingTag.description : nil, blobsUploaded: result.blobsUploaded,
-                    blobsSkipped: result.blobsSkipped, bytesUploaded: result.bytesUploaded, manifestsPushed: result.manifestsPushed))
+                    blobsSkipped: result.blobsSkipped, bytesUploaded: result.bytesUploaded, manifestsPushed: result.manifestsPushed,
+                    signatures: signatures))
         } else {
             global.logger.result(pinned.description)
         }
@@ -76,6 +77,8 @@ struct PublishOutput: Encodable {
     var blobsSkipped: Int
     var bytesUploaded: Int64
     var manifestsPushed: Int
+    /// `publish --sign-key`: the signature and attestation tags written.
+    var signatures: [String]?
 }
 
 /// `lamina image publish apko.yaml REF`
@@ -101,6 +104,10 @@ struct ImagePublish: AsyncParsableCommand {
     var buildDate: String?
     @Flag(name: .customLong("no-layer-cache"), help: "Build the layer afresh instead of reusing (and storing) it.")
     var noLayerCache = false
+    @Option(name: .customLong("sign-key"), help: "Sign the index and every manifest with this cosign key after the push.")
+    var signKey: String?
+    @Flag(name: .customLong("attest-sbom"), help: "With --sign-key: attach each architecture's SBOM as a signed SPDX attestation.")
+    var attestSBOM = false
     @OptionGroup var registry: RegistryFlags
     @OptionGroup var flags: ImageFlags
     @OptionGroup var global: GlobalOptions
@@ -111,11 +118,14 @@ struct ImagePublish: AsyncParsableCommand {
             throw LaminaError(.usage, "a reference to publish to needs a tag, not a digest", subject: reference)
         }
         _ = try registry.credentials(for: target.registry)  // option errors before the build
+        if attestSBOM, signKey == nil { throw LaminaError(.usage, "--attest-sbom needs --sign-key", subject: "--attest-sbom") }
+        // The key (and its password) before the build, so a wrong password costs nothing.
+        let signer = try signKey.map { ImageSigner(signer: try SigningKeys.privateKey($0)) }
         let clock = try ImageBuild.clock(buildDate: buildDate)
         try await withScratchDirectory("lamina-publish") { scratch in
             let layout = scratch + "/layout"
             var request = ImageBuildRequest(tag: target.defaultingTag.description, output: layout, format: .ociLayout, clock: clock)
-            request.sbom = sbomPath != nil
+            request.sbom = sbomPath != nil || attestSBOM
             request.sbomPath = sbomPath
             request.layerCache = !noLayerCache
             request.annotations = try ImageBuild.annotations(annotations)
@@ -136,7 +146,22 @@ struct ImagePublish: AsyncParsableCommand {
                 global.logger.info("\(image.architecture.ociPlatform): manifest \(image.manifest.descriptor.digest)")
             }
             let plan = try PushPlan(images: images, index: result.index)
-            try await registry.push(plan, to: target, global: global)
+            guard let signer else {
+                try await registry.push(plan, to: target, global: global)
+                return
+            }
+            let sboms = attestSBOM ? result.images.compactMap { image in image.sbom.map { (image.manifest.descriptor.digest, $0) } } : []
+            let logger = global.logger
+            try await registry.push(plan, to: target, global: global) { client, pushed in
+                let store = SignatureStore(client: client, image: target)
+                let manifests = plan.manifests.map(\.descriptor.digest)
+                async let signatures = signer.sign([pushed.digest] + manifests, in: store, logger: logger).map(\.tag)
+                let spdx = try PredicateType.resolve("spdxjson")
+                let attestations = try await ImageSigner.concurrently(sboms) { digest, sbom in
+                    try await signer.attest(digest, predicate: sbom, predicateType: spdx, in: store, replace: false, logger: logger)
+                }
+                return try await signatures + attestations
+            }
         }
     }
 }

@@ -1,0 +1,153 @@
+// Source: cosign's command line (`cmd/cosign/cli/*.go`, `cmd/cosign/cli/options/*.go`): the key-based subset.
+import ArgumentParser
+import Foundation
+import LaminaCore
+import OCI
+import Registry
+import Signing
+
+/// The binary started as `cosign`: cosign's command line for key-based signing, backed by `lamina image …`.
+public struct Cosign: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "cosign",
+        abstract: "Sign and verify container images and files with cosign keys (Lamina's cosign face; no transparency log).",
+        subcommands: [
+            CosignGenerateKeyPair.self, CosignImportKeyPair.self, CosignSign.self, CosignVerify.self, CosignAttest.self,
+            CosignVerifyAttestation.self, CosignSignBlob.self, CosignVerifyBlob.self, CosignTriangulate.self, CosignTree.self,
+        ])
+
+    public init() {}
+
+    /// Runs cosign's command line `arguments` (without the program name) and exits.
+    public static func run(arguments: [String]) async {
+        await Lamina.runTree(Cosign.self, arguments: normalize(arguments))
+    }
+
+    /// cosign's boolean flags written bare become `--flag=true` (`--insecure-ignore-tlog`, `--offline`);
+    /// `--local-image` (verify a layout) becomes Lamina's `--offline`; cosign's `--offline` (no transparency-log
+    /// lookups) is what Lamina always does, so it is dropped.
+    static func normalize(_ arguments: [String]) -> [String] {
+        arguments.compactMap { argument in
+            switch argument {
+            case "--insecure-ignore-tlog": return "--insecure-ignore-tlog=true"
+            case "--local-image", "--local-image=true": return "--offline"
+            case "--offline", "--offline=true", "--offline=false", "--local-image=false": return nil
+            default: return argument
+            }
+        }
+    }
+}
+
+struct CosignGenerateKeyPair: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "generate-key-pair", abstract: "Generate cosign.key (encrypted) and cosign.pub (ECDSA P-256).")
+    @OptionGroup var command: ImageKeygen
+    func run() async throws { try await command.run() }
+}
+
+struct CosignImportKeyPair: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "import-key-pair", abstract: "Import a PEM private key as an encrypted cosign key pair.")
+    @OptionGroup var command: ImageImportKeyPair
+    func run() async throws { try await command.run() }
+}
+
+struct CosignSign: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sign", abstract: "Sign an image (or an OCI layout directory) with --key; always the digest.")
+    @OptionGroup var command: ImageSign
+    func run() async throws { try await command.run() }
+}
+
+struct CosignVerify: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "verify", abstract: "Verify an image's signatures with --key; prints the payloads as JSON.")
+    @OptionGroup var command: ImageVerify
+    func run() async throws { try await command.run() }
+}
+
+struct CosignAttest: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "attest", abstract: "Attach a signed in-toto attestation (--predicate, --type) to an image.")
+    @OptionGroup var command: ImageAttest
+    func run() async throws { try await command.run() }
+}
+
+struct CosignVerifyAttestation: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "verify-attestation", abstract: "Verify an image's attestations with --key.")
+    @OptionGroup var command: ImageVerifyAttestation
+    func run() async throws { try await command.run() }
+}
+
+struct CosignSignBlob: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "sign-blob", abstract: "Sign a file with --key.")
+    @OptionGroup var command: ImageSignBlob
+    func run() async throws { try await command.run() }
+}
+
+struct CosignVerifyBlob: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "verify-blob", abstract: "Verify a file's signature (--signature) with --key.")
+    @OptionGroup var command: ImageVerifyBlob
+    func run() async throws { try await command.run() }
+}
+
+/// `cosign triangulate REF`: where the signatures (or attestations, SBOM) of an image live.
+struct CosignTriangulate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "triangulate", abstract: "Print the tag holding an image's signatures, attestations or SBOM.")
+
+    enum Kind: String, ExpressibleByArgument, CaseIterable {
+        case signature, attestation, sbom, digest
+    }
+    @Option(name: .customLong("type"), help: "signature, attestation, sbom or digest.") var type: Kind = .signature
+    @Argument(help: "The image: registry/repository[:tag|@sha256:…].") var reference: String
+    @OptionGroup var registry: RegistryFlags
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        let image = try Reference(reference)
+        let digest = try await registry.withClient(for: image) { client in try await client.resolve(image).descriptor.digest }
+        let kind: SignatureImage.Kind
+        switch type {
+        case .digest:
+            global.logger.result(image.repositoryOnly.digested(digest).description)
+            return
+        case .signature: kind = .signature
+        case .attestation: kind = .attestation
+        case .sbom: kind = .sbom
+        }
+        global.logger.result("\(image.name):\(SignatureImage.tag(for: digest, kind))")
+    }
+}
+
+/// `cosign tree REF`: the signatures and attestations stored for an image.
+struct CosignTree: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tree", abstract: "List the signatures and attestations stored for an image.")
+    @Argument(help: "The image: registry/repository[:tag|@sha256:…].") var reference: String
+    @OptionGroup var registry: RegistryFlags
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        let image = try Reference(reference)
+        let lines = try await registry.withClient(for: image) { client in
+            let store = SignatureStore(client: client, image: image)
+            let digest = try await client.resolve(image).descriptor.digest
+            var lines = ["📦 Supply Chain Security Related artifacts for an image: \(image.description)"]
+            let kinds: [(SignatureImage.Kind, String)] = [
+                (.attestation, "💾 Attestations for an image tag"), (.signature, "🔐 Signatures for an image tag"),
+                (.sbom, "📦 SBOMs for an image tag"),
+            ]
+            for (kind, title) in kinds {
+                guard let manifest = try await store.signatureManifest(digest, kind) else { continue }
+                lines.append("└── \(title): \(image.name):\(SignatureImage.tag(for: digest, kind))")
+                for layer in manifest.layers { lines.append("   └── 🍒 \(layer.digest)") }
+            }
+            if lines.count == 1 { lines.append("No Supply Chain Security Related Artifacts found for image \(image.description)") }
+            return lines
+        }
+        for line in lines { global.logger.result(line) }
+    }
+}
