@@ -1,51 +1,41 @@
-import ArgumentParser
-@testable import Commands
 import Foundation
 import TestSupport
 import Testing
 
-/// The `cosign` face parses cosign's own command lines (as CI files write them) into Lamina's commands.
+/// The binary started as `cosign` (a symlink) or as `lamina cosign …` speaks cosign's command line.
 @Suite struct CosignFaceTests {
-    func parse(_ arguments: [String]) throws -> any ParsableCommand {
-        try Cosign.parseAsRoot(Cosign.normalize(arguments))
-    }
+    @Test func keyPairSignBlobAndVerifyThroughTheCosignName() throws {
+        try TemporaryDirectory.withSync { dir in
+            let cosign = dir.file("cosign")
+            try FileManager.default.createSymbolicLink(atPath: cosign, withDestinationPath: CommandRunner.laminaPath)
+            var environment = ProcessInfo.processInfo.environment
+            environment["COSIGN_PASSWORD"] = "correct horse"
+            let keys = try CommandRunner.run(cosign, ["generate-key-pair"], environment: environment, directory: dir.path)
+            #expect(keys.status == 0, "\(keys.stderr)")
+            let key = try String(contentsOfFile: dir.file("cosign.key"), encoding: .utf8)
+            #expect(key.hasPrefix("-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----"))
+            #expect(FileManager.default.fileExists(atPath: dir.file("cosign.pub")))
 
-    @Test func signWithCosignFlags() throws {
-        let command = try #require(
-            try parse(["sign", "--key", "cosign.key", "-y", "--tlog-upload=false", "-a", "ci=true", "--recursive", "reg.example/app:1"])
-                as? CosignSign)
-        #expect(command.command.key == "cosign.key")
-        #expect(command.command.annotations == ["ci=true"])
-        #expect(command.command.recursive)
-        #expect(command.command.tlog.tlogUpload == false && command.command.tlog.yes)
-        #expect(command.command.reference == "reg.example/app:1")
-    }
+            try Data("release notes\n".utf8).write(to: URL(fileURLWithPath: dir.file("notes.txt")))
+            let signed = try CommandRunner.run(
+                cosign, ["sign-blob", "--key", "cosign.key", "--output-signature", "notes.sig", "-y", "notes.txt"],
+                environment: environment, directory: dir.path)
+            #expect(signed.status == 0, "\(signed.stderr)")
+            // The same command line through `lamina cosign`, and a check with openssl, which shares no code with us.
+            let verified = try CommandRunner.lamina(
+                ["cosign", "verify-blob", "--key", "cosign.pub", "--signature", "notes.sig", "notes.txt"], directory: dir.path)
+            #expect(verified.status == 0, "\(verified.stderr)")
+            let signature = try #require(Data(base64Encoded: try String(contentsOfFile: dir.file("notes.sig"), encoding: .utf8)
+                .trimmingCharacters(in: .whitespacesAndNewlines)))
+            try signature.write(to: URL(fileURLWithPath: dir.file("notes.der")))
+            let openssl = try CommandRunner.run(
+                "/usr/bin/openssl", ["dgst", "-sha256", "-verify", "cosign.pub", "-signature", "notes.der", "notes.txt"], directory: dir.path)
+            #expect(openssl.status == 0 && openssl.stdout.contains("Verified OK"), "\(openssl.stdout)\(openssl.stderr)")
 
-    @Test func verifyWithBareInsecureIgnoreTlogAndLocalImage() throws {
-        let verify = try #require(
-            try parse(["verify", "--key", "cosign.pub", "--insecure-ignore-tlog", "--offline", "reg.example/app@sha256:" + String(repeating: "a", count: 64)])
-                as? CosignVerify)
-        #expect(verify.command.flags.ignoreTlog == true)
-        #expect(!verify.command.offline)  // cosign's --offline (no tlog lookups) is Lamina's behaviour anyway
-        let local = try #require(try parse(["verify", "--key", "k.pub", "--local-image", "./layout"]) as? CosignVerify)
-        #expect(local.command.offline)
-    }
-
-    @Test func attestAndBlobCommands() throws {
-        let attest = try #require(
-            try parse(["attest", "--key", "k", "--predicate", "sbom.json", "--type", "spdxjson", "-y", "--tlog-upload=false", "r/x:1"])
-                as? CosignAttest)
-        #expect(attest.command.predicate == "sbom.json" && attest.command.type == "spdxjson")
-        let signBlob = try #require(
-            try parse(["sign-blob", "--key", "k", "--output-signature", "f.sig", "--tlog-upload=false", "-y", "f"]) as? CosignSignBlob)
-        #expect(signBlob.command.outputSignature == "f.sig")
-        let verifyBlob = try #require(
-            try parse(["verify-blob", "--key", "k.pub", "--signature", "f.sig", "--insecure-ignore-tlog", "f"]) as? CosignVerifyBlob)
-        #expect(verifyBlob.command.signature == "f.sig")
-        #expect(try parse(["generate-key-pair", "--output-key-prefix", "ci"]) is CosignGenerateKeyPair)
-        #expect(try parse(["import-key-pair", "--key", "k.pem"]) is CosignImportKeyPair)
-        #expect(try parse(["triangulate", "--type", "attestation", "r/x:1"]) is CosignTriangulate)
-        #expect(try parse(["tree", "r/x:1"]) is CosignTree)
-        #expect(throws: (any Error).self) { try parse(["sign", "--key", "k", "--no-such-flag", "r/x:1"]) }
+            try Data("altered notes\n".utf8).write(to: URL(fileURLWithPath: dir.file("notes.txt")))
+            let refused = try CommandRunner.run(
+                cosign, ["verify-blob", "--key", "cosign.pub", "--signature", "notes.sig", "notes.txt"], directory: dir.path)
+            #expect(refused.status != 0)
+        }
     }
 }

@@ -127,7 +127,7 @@ import Testing
                 "melange",
                 [
                     "build", "test", "keygen", "index", "sign", "sign-index", "query", "package-version", "bump",
-                    "lint", "version", "completion",
+                    "lint", "compile", "version", "completion",
                 ]
             ),
             (

@@ -15,7 +15,7 @@ struct MelangeFace: FaceRoot {
         subcommands: [
             MelangeBuild.self, MelangeTest.self, MelangeKeygen.self, MelangeIndex.self, MelangeSign.self,
             MelangeSignIndex.self, MelangeQuery.self,
-            MelangePackageVersion.self, MelangeBump.self, MelangeLint.self, FaceVersion<MelangeFace>.self,
+            MelangePackageVersion.self, MelangeBump.self, MelangeLint.self, PackageCompile.self, FaceVersion<MelangeFace>.self,
             FaceCompletion<MelangeFace>.self,
         ])
 
