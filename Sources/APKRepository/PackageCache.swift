@@ -98,12 +98,14 @@ public struct PackageCache: Sendable {
         }
     }
 
-    /// Whether the cached file exists and still hashes to its recorded SHA-256.
+    /// Whether the cached file exists and still hashes to its recorded SHA-256 (a hit is marked used).
     public func isIntact(_ path: String) -> Bool {
         guard let recorded = (try? String(contentsOfFile: path + ".sha256", encoding: .utf8))?.trimmingSpaces,
             let actual = try? Hasher.digest(.sha256, file: path)
         else { return false }
-        return actual.hex == recorded
+        guard actual.hex == recorded else { return false }
+        CacheMaintenance.markUsed(path)
+        return true
     }
 
     /// Puts a verified private file (see `privateName`) in place as the entry `path`: the sidecar

@@ -8,7 +8,7 @@ public struct Lamina: AsyncParsableCommand {
         commandName: "lamina",
         abstract: "Build signed APK packages and minimal single-layer container images.",
         version: "0.1.0",
-        subcommands: [Keygen.self, PackageCommand.self, ImageCommand.self]
+        subcommands: [Keygen.self, PackageCommand.self, ImageCommand.self, CacheCommand.self]
     )
 
     public init() {}

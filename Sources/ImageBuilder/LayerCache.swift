@@ -34,16 +34,34 @@ public struct LayerCache: Sendable {
     /// The folder of the entry for `key`.
     public func entryDirectory(_ key: Digest) -> String { root + "/" + key.hex }
 
-    /// The entry for `key`, when it is complete (its layer file exists with the recorded size).
-    public func lookup(_ key: Digest) -> LayerCacheEntry? {
+    /// The entry for `key`, when it is complete and its layer file still hashes to the recorded
+    /// digest. A damaged entry (truncated or altered layer, unreadable `entry.json`) is removed and
+    /// reported through `discarded`, and nil is returned so the layer is built again: the cache
+    /// never serves bytes whose digest does not match. A hit is marked used (see `CacheMaintenance`).
+    public func lookup(_ key: Digest, discarded: ((String) -> Void)? = nil) -> LayerCacheEntry? {
         let dir = entryDirectory(key)
+        guard FileManager.default.fileExists(atPath: dir) else { return nil }
+        func discard(_ reason: String) -> LayerCacheEntry? {
+            let aside = PackageCache.privateName(for: dir, suffix: "discard")
+            if rename(dir, aside) == 0 { try? FileManager.default.removeItem(atPath: aside) }
+            discarded?("discarded the cached layer \(key.hex.prefix(12)): \(reason); building it again")
+            return nil
+        }
         guard let data = FileManager.default.contents(atPath: dir + "/entry.json"),
-            var entry = try? JSONDecoder().decode(LayerCacheEntry.self, from: data),
-            entry.version == Self.formatVersion
-        else { return nil }
+            var entry = try? JSONDecoder().decode(LayerCacheEntry.self, from: data)
+        else { return discard("its entry.json is missing or unreadable") }
+        // An entry of another layer-format version is not damaged: a newer Lamina may still use it.
+        guard entry.version == Self.formatVersion else { return nil }
         let layerPath = dir + "/layer.tar.gz"
         var info = stat()
-        guard stat(layerPath, &info) == 0, Int64(info.st_size) == entry.layer.size else { return nil }
+        guard stat(layerPath, &info) == 0 else { return discard("its layer file is missing") }
+        guard Int64(info.st_size) == entry.layer.size else {
+            return discard("its layer file has \(info.st_size) bytes, \(entry.layer.size) were recorded")
+        }
+        guard let actual = try? Hasher.digest(.sha256, file: layerPath), actual == entry.layer.digest else {
+            return discard("its layer file no longer hashes to \(entry.layer.digest)")
+        }
+        CacheMaintenance.markUsed(dir)
         entry.layer.path = layerPath
         return entry
     }
