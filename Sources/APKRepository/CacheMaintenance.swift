@@ -1,3 +1,4 @@
+import APK
 import Foundation
 import LaminaCore
 
@@ -217,6 +218,70 @@ public struct CacheMaintenance: Sendable {
         try? FileManager.default.removeItem(atPath: aside)
         for suffix in Self.sidecars { unlink(path + suffix) }
         return true
+    }
+
+    // MARK: - Verification
+
+    /// Says why the entry at an absolute path is damaged, or nil when it is sound.
+    public typealias Check = @Sendable (String) -> String?
+
+    /// A damaged entry and why.
+    public struct Damage: Sendable, Equatable, Codable {
+        public var path: String
+        public var reason: String
+        /// Whether `repair` removed it.
+        public var removed: Bool
+    }
+
+    /// Checks every entry against its digest: packages against their sidecar, sources against
+    /// their name, indexes by reading them whole, output stamps by decoding them, and whatever
+    /// `checks` adds per area (layers: `LayerCache.damage`). Temporary files are skipped. With
+    /// `repair`, damaged entries are removed (they would be fetched or built again anyway). Verifying
+    /// does not count as use.
+    public func verify(checks extra: [String: Check] = [:], repair: Bool = false) -> (checked: Int, damaged: [Damage]) {
+        var checks: [String: Check] = [
+            "packages": { PackageCache.damage(ofPackage: $0) },
+            "sources": { path in
+                let ns = path as NSString
+                guard let algorithm = Digest.Algorithm(rawValue: (ns.deletingLastPathComponent as NSString).lastPathComponent) else {
+                    return "not in a sha256 or sha512 folder"
+                }
+                guard let actual = try? Hasher.digest(algorithm, file: path) else { return "unreadable" }
+                return actual.hex == ns.lastPathComponent ? nil : "its bytes hash to \(actual.hex)"
+            },
+            "indexes": { path in
+                do {
+                    _ = try APKIndex.read(path: path + "/APKINDEX.tar.gz")
+                    return nil
+                } catch { return "\(error)" }
+            },
+            "outputs": { path in
+                guard let data = FileManager.default.contents(atPath: path),
+                    (try? JSONSerialization.jsonObject(with: data)) is [String: Any]
+                else { return "not a JSON object" }
+                return nil
+            },
+        ]
+        checks.merge(extra) { _, new in new }
+        var checked = 0
+        var damaged: [Damage] = []
+        for entry in entries() where !entry.temporary {
+            guard let check = checks[entry.area] else { continue }
+            checked += 1
+            let path = root + "/" + entry.path
+            guard let reason = check(path) else { continue }
+            var damage = Damage(path: entry.path, reason: reason, removed: false)
+            if repair {
+                let aside = PackageCache.privateName(for: path, suffix: "repair")
+                if rename(path, aside) == 0 {
+                    try? FileManager.default.removeItem(atPath: aside)
+                    for suffix in Self.sidecars { unlink(path + suffix) }
+                    damage.removed = true
+                }
+            }
+            damaged.append(damage)
+        }
+        return (checked, damaged)
     }
 
     // MARK: - Units

@@ -1,6 +1,7 @@
 import APKRepository
 import ArgumentParser
 import Foundation
+import ImageBuilder
 import LaminaCore
 
 /// `lamina cache ls|du|prune`
@@ -15,7 +16,7 @@ struct CacheCommand: AsyncParsableCommand {
             bound), least recently used first. Entries used in the last hour are never pruned, so pruning is
             safe while builds run.
             """,
-        subcommands: [CacheList.self, CacheUsage.self, CachePrune.self])
+        subcommands: [CacheList.self, CacheUsage.self, CachePrune.self, CacheVerify.self])
 }
 
 /// Where the cache is: shared by the `cache` subcommands.
@@ -97,6 +98,37 @@ struct CachePrune: AsyncParsableCommand {
         for entry in report.removed { global.logger.info("\(dryRun ? "would remove" : "removed") \(entry.path)") }
         global.logger.result(
             "\(dryRun ? "would free" : "freed") \(CacheMaintenance.formatSize(report.freedBytes)) in \(report.removed.count) entries; kept \(report.kept) entries, \(CacheMaintenance.formatSize(report.keptBytes))")
+    }
+}
+
+/// `lamina cache verify`
+struct CacheVerify: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "verify",
+        abstract: "Check every cache entry against its digest; exit 1 when any is damaged.",
+        discussion: "Builds never use a damaged entry (they check on use); --repair removes them now.")
+
+    @OptionGroup var location: CacheLocation
+    @Flag(help: "Remove damaged entries.") var repair = false
+    @Flag(help: "Print JSON.") var json = false
+    @OptionGroup var global: GlobalOptions
+
+    struct Report: Encodable {
+        var checked: Int
+        var damaged: [CacheMaintenance.Damage]
+    }
+
+    func run() async throws {
+        let (checked, damaged) = location.maintenance.verify(checks: ["layers": { LayerCache.damage(ofEntry: $0) }], repair: repair)
+        if json {
+            try printJSON(Report(checked: checked, damaged: damaged))
+        } else {
+            for damage in damaged {
+                global.logger.result("\(damage.path): \(damage.reason)\(damage.removed ? " (removed)" : "")")
+            }
+            global.logger.result("\(checked) entries checked, \(damaged.count) damaged")
+        }
+        if !damaged.isEmpty && !repair { throw ExitCode(1) }
     }
 }
 

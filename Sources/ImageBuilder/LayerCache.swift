@@ -41,29 +41,50 @@ public struct LayerCache: Sendable {
     public func lookup(_ key: Digest, discarded: ((String) -> Void)? = nil) -> LayerCacheEntry? {
         let dir = entryDirectory(key)
         guard FileManager.default.fileExists(atPath: dir) else { return nil }
-        func discard(_ reason: String) -> LayerCacheEntry? {
+        switch Self.inspect(dir) {
+        case .sound(var entry):
+            CacheMaintenance.markUsed(dir)
+            entry.layer.path = dir + "/layer.tar.gz"
+            return entry
+        case .otherVersion:
+            // Not damaged: another Lamina may still use it.
+            return nil
+        case .damaged(let reason):
             let aside = PackageCache.privateName(for: dir, suffix: "discard")
             if rename(dir, aside) == 0 { try? FileManager.default.removeItem(atPath: aside) }
             discarded?("discarded the cached layer \(key.hex.prefix(12)): \(reason); building it again")
             return nil
         }
+    }
+
+    enum Inspection {
+        case sound(LayerCacheEntry)
+        case otherVersion
+        case damaged(String)
+    }
+
+    /// Reads and checks the entry folder `dir` without marking it used.
+    static func inspect(_ dir: String) -> Inspection {
         guard let data = FileManager.default.contents(atPath: dir + "/entry.json"),
-            var entry = try? JSONDecoder().decode(LayerCacheEntry.self, from: data)
-        else { return discard("its entry.json is missing or unreadable") }
-        // An entry of another layer-format version is not damaged: a newer Lamina may still use it.
-        guard entry.version == Self.formatVersion else { return nil }
+            let entry = try? JSONDecoder().decode(LayerCacheEntry.self, from: data)
+        else { return .damaged("its entry.json is missing or unreadable") }
+        guard entry.version == formatVersion else { return .otherVersion }
         let layerPath = dir + "/layer.tar.gz"
         var info = stat()
-        guard stat(layerPath, &info) == 0 else { return discard("its layer file is missing") }
+        guard stat(layerPath, &info) == 0 else { return .damaged("its layer file is missing") }
         guard Int64(info.st_size) == entry.layer.size else {
-            return discard("its layer file has \(info.st_size) bytes, \(entry.layer.size) were recorded")
+            return .damaged("its layer file has \(info.st_size) bytes, \(entry.layer.size) were recorded")
         }
         guard let actual = try? Hasher.digest(.sha256, file: layerPath), actual == entry.layer.digest else {
-            return discard("its layer file no longer hashes to \(entry.layer.digest)")
+            return .damaged("its layer file no longer hashes to \(entry.layer.digest)")
         }
-        CacheMaintenance.markUsed(dir)
-        entry.layer.path = layerPath
-        return entry
+        return .sound(entry)
+    }
+
+    /// For `CacheMaintenance.verify`: why the entry folder at `path` is damaged, or nil.
+    public static func damage(ofEntry path: String) -> String? {
+        if case .damaged(let reason) = inspect(path) { return reason }
+        return nil
     }
 
     /// A fresh staging folder for an entry being built.

@@ -1,3 +1,4 @@
+import APK
 import APKRepository
 import Archive
 import Foundation
@@ -144,6 +145,51 @@ import Testing
             #expect(report.removed.count == 199)
             #expect(FileManager.default.fileExists(atPath: hot))
             #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path + "/packages") == ["p100.apk"])
+        }
+    }
+
+    /// `verify` finds every kind of damage, says what it is, and `repair` removes exactly those entries.
+    @Test func verifyFindsAndRepairsDamage() throws {
+        try TemporaryDirectory.withSync { dir in
+            let root = dir.path
+            func write(_ relative: String, _ bytes: [UInt8]) throws {
+                let path = root + "/" + relative
+                try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                try AtomicFileSink.write(bytes, to: path)
+            }
+            let good = Array("a package".utf8)
+            try write("packages/good.apk", good)
+            try write("packages/good.apk.sha256", Array(Hasher.digest(.sha256, good).hex.utf8))
+            try write("packages/bad.apk", Array("altered".utf8))
+            try write("packages/bad.apk.sha256", Array(Hasher.digest(.sha256, good).hex.utf8))
+            try write("packages/nosidecar.apk", good)
+            try write("sources/sha256/" + Hasher.digest(.sha256, good).hex, good)
+            try write("sources/sha512/" + Hasher.digest(.sha512, good).hex, Array("truncat".utf8))
+            try write("indexes/aa/APKINDEX.tar.gz", try APKIndex(packages: [PackageInfo(name: "x", version: "1-r0")]).archiveBytes(signingKeys: []))
+            try write("indexes/bb/APKINDEX.tar.gz", [0x1f, 0x8b, 8, 0, 0])
+            try write("outputs/ok.json", Array("{}".utf8))
+            try write("outputs/broken.json", Array("{".utf8))
+            try write("layers/k1/layer.tar.gz", good)
+
+            let cache = CacheMaintenance(root: root)
+            let layerCheck: CacheMaintenance.Check = { path in FileManager.default.fileExists(atPath: path + "/entry.json") ? nil : "no entry.json" }
+            let found = cache.verify(checks: ["layers": layerCheck])
+            #expect(found.checked == 10)
+            let damaged = Dictionary(uniqueKeysWithValues: found.damaged.map { ($0.path, $0.reason) })
+            #expect(damaged.keys.sorted() == [
+                "indexes/bb", "layers/k1", "outputs/broken.json", "packages/bad.apk", "packages/nosidecar.apk",
+                "sources/sha512/" + Hasher.digest(.sha512, good).hex,
+            ])
+            #expect(damaged["packages/bad.apk"]?.contains("was recorded") == true)
+            #expect(damaged["packages/nosidecar.apk"] == "no readable .sha256 sidecar")
+            #expect(found.damaged.allSatisfy { !$0.removed })
+            #expect(FileManager.default.fileExists(atPath: root + "/packages/bad.apk"))
+
+            let repaired = cache.verify(checks: ["layers": layerCheck], repair: true)
+            #expect(repaired.damaged.count == 6 && repaired.damaged.allSatisfy(\.removed))
+            #expect(!FileManager.default.fileExists(atPath: root + "/packages/bad.apk.sha256"))
+            let after = cache.verify(checks: ["layers": layerCheck])
+            #expect(after.checked == 4 && after.damaged.isEmpty)
         }
     }
 

@@ -74,11 +74,18 @@ struct ImageBuildLayerTests {
             bytes[bytes.count / 2] ^= 0x40
             try Data(bytes).write(to: URL(fileURLWithPath: layer))
 
+            let verify = try CommandRunner.lamina(["cache", "verify", "--cache-dir", cache])
+            #expect(verify.status == 1, "\(verify.stdout)\(verify.stderr)")
+            #expect(verify.stdout.contains("layers/\(key): its layer file no longer hashes to"), "\(verify.stdout)")
+            #expect(verify.stdout.contains("2 entries checked, 1 damaged"), "\(verify.stdout)")
+
             let again = try lamina(["image", "build", "testdata/apko.yaml", "cache:1", dir.file("again.tar"), "--log-level", "debug"], cache: cache)
             #expect(again.status == 0, "\(again.stderr)")
             #expect(again.stderr.contains("warning: discarded the cached layer \(key.prefix(12)): its layer file no longer hashes to"), "\(again.stderr)")
             #expect(!again.stderr.contains("layer cache hit") && again.stderr.contains("writing layer"))
             #expect(try self.bytes(dir.file("again.tar")) == self.bytes(dir.file("cold.tar")))
+
+            #expect(try CommandRunner.lamina(["cache", "verify", "--cache-dir", cache]).status == 0)
 
             let du = try CommandRunner.lamina(["cache", "du", "--json", "--cache-dir", cache])
             #expect(du.status == 0, "\(du.stderr)")
