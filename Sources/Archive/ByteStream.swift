@@ -196,7 +196,9 @@ public final class AtomicFileSink: ByteSink {
     }
 
     /// Deletes temporary files of `base` that a killed writer left in `directory`: those no live
-    /// writer holds locked, and older than a few seconds (a writer locks its file right after creating it).
+    /// writer holds locked. A writer locks its file right after creating it and before writing, so an
+    /// unlocked file with bytes in it is abandoned; an empty one may be a writer between those two
+    /// calls, and goes only once it is a few seconds old.
     static func removeAbandoned(directory: String, base: String, except: String, minimumAge: Int = 10) {
         let prefix = ".\(base).tmp-"
         guard let listing = opendir(directory) else { return }
@@ -213,7 +215,9 @@ public final class AtomicFileSink: ByteSink {
             let path = directory + "/" + name
             guard path != except else { continue }
             var info = stat()
-            guard lstat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, now - info.st_mtim.tv_sec >= minimumAge else { continue }
+            guard lstat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG,
+                info.st_size > 0 || now - info.st_mtim.tv_sec >= minimumAge
+            else { continue }
             let fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
             guard fd >= 0 else { continue }
             if flock(fd, LOCK_EX | LOCK_NB) == 0 { unlink(path) }

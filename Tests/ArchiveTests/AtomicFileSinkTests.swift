@@ -19,9 +19,12 @@ import Testing
             let abandoned = dir.file(".out.tar.tmp-AAAAAA")
             try Data("half a tarball".utf8).write(to: URL(fileURLWithPath: abandoned))
             Self.age(abandoned, seconds: 60)
-            // Just created by a writer that has not locked it yet: too young to judge.
+            // Just created by a writer that has not locked it yet (empty and young): left alone.
             let young = dir.file(".out.tar.tmp-BBBBBB")
-            try Data("starting".utf8).write(to: URL(fileURLWithPath: young))
+            try Data().write(to: URL(fileURLWithPath: young))
+            // Killed a moment ago, after writing: unlocked with bytes in it, so abandoned.
+            let killed = dir.file(".out.tar.tmp-DDDDDD")
+            try Data("part".utf8).write(to: URL(fileURLWithPath: killed))
             // Another file's leftovers are not this writer's business.
             let other = dir.file(".other.tar.tmp-CCCCCC")
             try Data("x".utf8).write(to: URL(fileURLWithPath: other))
@@ -33,6 +36,7 @@ import Testing
 
             try AtomicFileSink.write(Array("done".utf8), to: out)
             #expect(!FileManager.default.fileExists(atPath: abandoned))
+            #expect(!FileManager.default.fileExists(atPath: killed))
             #expect(FileManager.default.fileExists(atPath: young))
             #expect(FileManager.default.fileExists(atPath: other))
             #expect(FileManager.default.fileExists(atPath: live.temporaryPath))
