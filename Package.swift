@@ -1,7 +1,11 @@
 // swift-tools-version:6.1
 import PackageDescription
 
-let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
+// `LAMINA_FUZZ=1` (scripts/fuzz): our own targets get libFuzzer's coverage and AddressSanitizer, and the
+// `lamina-fuzz` executable (whose `main` is libFuzzer's) is added. Dependencies are built as usual.
+let fuzzing = Context.environment["LAMINA_FUZZ"] == "1"
+let fuzzFlags: [SwiftSetting] = fuzzing ? [.unsafeFlags(["-sanitize=fuzzer,address"])] : []
+let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)] + fuzzFlags
 
 let package = Package(
     name: "Lamina",
@@ -109,6 +113,10 @@ let package = Package(
         .executableTarget(name: "lamina", dependencies: ["Commands"], swiftSettings: strict),
         .executableTarget(name: "lamina-bench", dependencies: ["Archive", "LaminaCore"], swiftSettings: strict),
         .target(
+            name: "FuzzTargets",
+            dependencies: ["APK", "Archive", "Config", "ELF", "LaminaCore", "OCI", "Registry", "SBOM", "Scan"],
+            swiftSettings: strict),
+        .target(
             name: "HTTPTransport",
             dependencies: [
                 "LaminaCore",
@@ -136,6 +144,8 @@ let package = Package(
             name: "APKRepositoryTests", dependencies: ["APKRepository", "APK", "Archive", "HTTPTransport", "TestSupport"],
             swiftSettings: strict),
         .testTarget(name: "RootFSTests", dependencies: ["RootFS", "APK", "Archive", "Sandbox", "TestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "FuzzRegressionTests", dependencies: ["FuzzTargets", "TestSupport"], exclude: ["Inputs"], swiftSettings: strict),
         .testTarget(name: "ConfigTests", dependencies: ["Config", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "OCITests", dependencies: ["OCI", "LaminaCore", "TestSupport"], swiftSettings: strict),
         .testTarget(
@@ -167,3 +177,11 @@ let package = Package(
             swiftSettings: strict),
     ]
 )
+
+if fuzzing {
+    package.products.append(.executable(name: "lamina-fuzz", targets: ["lamina-fuzz"]))
+    package.targets.append(
+        .executableTarget(
+            name: "lamina-fuzz", dependencies: ["FuzzTargets"], path: "Fuzz/lamina-fuzz", swiftSettings: strict,
+            linkerSettings: [.unsafeFlags(["-sanitize=fuzzer,address"])]))
+}
