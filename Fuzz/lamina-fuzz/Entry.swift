@@ -1,21 +1,35 @@
-import FuzzTargets
 import Foundation
+import FuzzTargets
 
-// libFuzzer's entry point (its own `main` drives it). The target comes from LAMINA_FUZZ_TARGET,
-// read once; scripts/fuzz runs one process per target.
-nonisolated(unsafe) private var selected: FuzzTarget?
+// libFuzzer's entry points (its own `main` drives them). The target comes from LAMINA_FUZZ_TARGET;
+// scripts/fuzz runs one process per target. With LAMINA_FUZZ_SEEDS=DIR the process only writes the
+// target's seed corpus (from LAMINA_FUZZ_TESTDATA) into DIR and exits.
+nonisolated(unsafe) private var selected = FuzzTarget.tar
+
+@_cdecl("LLVMFuzzerInitialize")
+public func fuzzInitialize(_ argc: UnsafeMutablePointer<CInt>?, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>?) -> CInt {
+    let environment = ProcessInfo.processInfo.environment
+    guard let target = FuzzTarget(rawValue: environment["LAMINA_FUZZ_TARGET"] ?? "") else {
+        let names = FuzzTarget.allCases.map(\.rawValue).joined(separator: ", ")
+        FileHandle.standardError.write(Data("lamina-fuzz: set LAMINA_FUZZ_TARGET to one of \(names)\n".utf8))
+        exit(2)
+    }
+    selected = target
+    if let folder = environment["LAMINA_FUZZ_SEEDS"] {
+        do {
+            let count = try target.writeSeeds(testdata: environment["LAMINA_FUZZ_TESTDATA"] ?? "../shared/testdata", into: folder)
+            FileHandle.standardError.write(Data("lamina-fuzz: \(count) seeds for \(target.rawValue)\n".utf8))
+            exit(0)
+        } catch {
+            FileHandle.standardError.write(Data("lamina-fuzz: \(error)\n".utf8))
+            exit(1)
+        }
+    }
+    return 0
+}
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
-    if selected == nil {
-        let name = ProcessInfo.processInfo.environment["LAMINA_FUZZ_TARGET"] ?? ""
-        guard let target = FuzzTarget(rawValue: name) else {
-            FileHandle.standardError.write(Data("lamina-fuzz: set LAMINA_FUZZ_TARGET to one of \(FuzzTarget.allCases.map(\.rawValue).joined(separator: ", "))\n".utf8))
-            exit(2)
-        }
-        selected = target
-    }
-    let bytes = data.map { Array(UnsafeBufferPointer(start: $0, count: size)) } ?? []
-    selected!.run(bytes)
+    selected.run(data.map { Array(UnsafeBufferPointer(start: $0, count: size)) } ?? [])
     return 0
 }

@@ -150,3 +150,20 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         return found.sorted { ($0.1, $0.0) < ($1.1, $1.0) }.prefix(limit).map(\.0)
     }
 }
+
+extension FuzzTarget {
+    /// Writes the built-in seeds and the test data's seed files into `folder` (a libFuzzer corpus),
+    /// named by their SHA-256 as libFuzzer names its own. Returns how many were written.
+    @discardableResult
+    public func writeSeeds(testdata: String, into folder: String) throws -> Int {
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        var inputs = builtinSeeds
+        for path in seeds(testdata: testdata, maxSize: 1 << 20) {
+            if let data = FileManager.default.contents(atPath: path) { inputs.append(Array(data)) }
+        }
+        for bytes in inputs {
+            try AtomicFileSink.write(bytes, to: folder + "/" + Hasher.digest(.sha256, bytes).hex)
+        }
+        return inputs.count
+    }
+}
