@@ -145,7 +145,8 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(name: "RootFSTests", dependencies: ["RootFS", "APK", "Archive", "Sandbox", "TestSupport"], swiftSettings: strict),
         .testTarget(
-            name: "FuzzRegressionTests", dependencies: ["FuzzTargets", "TestSupport"], exclude: ["Inputs"], swiftSettings: strict),
+            name: "FuzzRegressionTests", dependencies: ["FuzzTargets", "APK", "Archive", "Config", "LaminaCore", "TestSupport"],
+            exclude: ["Inputs"], swiftSettings: strict),
         .testTarget(name: "ConfigTests", dependencies: ["Config", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "OCITests", dependencies: ["OCI", "LaminaCore", "TestSupport"], swiftSettings: strict),
         .testTarget(
@@ -182,6 +183,10 @@ if fuzzing {
     package.products.append(.executable(name: "lamina-fuzz", targets: ["lamina-fuzz"]))
     package.targets.append(
         .executableTarget(
-            name: "lamina-fuzz", dependencies: ["FuzzTargets"], path: "Fuzz/lamina-fuzz", swiftSettings: strict,
-            linkerSettings: [.unsafeFlags(["-sanitize=fuzzer,address"])]))
+            name: "lamina-fuzz", dependencies: ["FuzzTargets"], path: "Fuzz/lamina-fuzz",
+            swiftSettings: strict + [.unsafeFlags(["-parse-as-library"])],
+            // libFuzzer without its `main` (scripts/fuzz finds the toolchain's copy): SwiftPM names ours.
+            linkerSettings: [
+                .unsafeFlags(["-sanitize=address", "-Xlinker", Context.environment["LAMINA_FUZZ_RUNTIME"] ?? "libclang_rt.fuzzer_no_main.a"])
+            ]))
 }

@@ -22,7 +22,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
 
     /// Small limits: a fuzz input of a few KiB must not be able to ask for gigabytes.
     static let limits = SizeLimits(
-        maxPackageSize: 8 << 20, maxIndexSize: 8 << 20, maxControlSize: 1 << 20, maxHeaderSize: 64 << 10, maxCompressionRatio: 1024)
+        maxPackageSize: 8 << 20, maxIndexSize: 8 << 20, maxControlSize: 1 << 20, maxHeaderSize: 64 << 10)
 
     /// Runs the parser on `bytes`.
     public func run(_ bytes: [UInt8]) {
