@@ -1,7 +1,11 @@
 // swift-tools-version:6.1
 import PackageDescription
 
-let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
+// `LAMINA_FUZZ=1` (scripts/fuzz): our own targets get libFuzzer's coverage and AddressSanitizer, and the
+// `lamina-fuzz` executable (whose `main` is libFuzzer's) is added. Dependencies are built as usual.
+let fuzzing = Context.environment["LAMINA_FUZZ"] == "1"
+let fuzzFlags: [SwiftSetting] = fuzzing ? [.unsafeFlags(["-sanitize=fuzzer,address"])] : []
+let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)] + fuzzFlags
 
 let package = Package(
     name: "Lamina",
@@ -139,6 +143,10 @@ let package = Package(
         .executableTarget(name: "lamina", dependencies: ["Commands"], swiftSettings: strict),
         .executableTarget(name: "lamina-bench", dependencies: ["Archive", "LaminaCore"], swiftSettings: strict),
         .target(
+            name: "FuzzTargets",
+            dependencies: ["APK", "Archive", "Config", "ELF", "LaminaCore", "OCI", "Registry", "SBOM", "Scan"],
+            swiftSettings: strict),
+        .target(
             name: "HTTPTransport",
             dependencies: [
                 "LaminaCore",
@@ -168,6 +176,9 @@ let package = Package(
         .testTarget(
             name: "RootFSTests", dependencies: ["RootFS", "APK", "Archive", "LaminaCore", "Sandbox", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "ConfigTests", dependencies: ["Config", "LaminaCore", "TestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "FuzzRegressionTests", dependencies: ["FuzzTargets", "APK", "Archive", "Config", "LaminaCore", "TestSupport"],
+            exclude: ["Inputs"], swiftSettings: strict),
         .testTarget(name: "OCITests", dependencies: ["OCI", "LaminaCore", "TestSupport"], swiftSettings: strict),
         .testTarget(
             name: "RegistryTests", dependencies: ["Registry", "OCI", "HTTPTransport", "LaminaCore", "TestSupport"],
@@ -205,3 +216,15 @@ let package = Package(
             swiftSettings: strict),
     ]
 )
+
+if fuzzing {
+    package.products.append(.executable(name: "lamina-fuzz", targets: ["lamina-fuzz"]))
+    package.targets.append(
+        .executableTarget(
+            name: "lamina-fuzz", dependencies: ["FuzzTargets"], path: "Fuzz/lamina-fuzz",
+            swiftSettings: strict + [.unsafeFlags(["-parse-as-library"])],
+            // libFuzzer without its `main` (scripts/fuzz finds the toolchain's copy): SwiftPM names ours.
+            linkerSettings: [
+                .unsafeFlags(["-sanitize=address", "-Xlinker", Context.environment["LAMINA_FUZZ_RUNTIME"] ?? "libclang_rt.fuzzer_no_main.a"])
+            ]))
+}

@@ -98,12 +98,21 @@ public struct PackageCache: Sendable {
         }
     }
 
-    /// Whether the cached file exists and still hashes to its recorded SHA-256.
+    /// Whether the cached file exists and still hashes to its recorded SHA-256 (a hit is marked used).
     public func isIntact(_ path: String) -> Bool {
-        guard let recorded = (try? String(contentsOfFile: path + ".sha256", encoding: .utf8))?.trimmingSpaces,
-            let actual = try? Hasher.digest(.sha256, file: path)
-        else { return false }
-        return actual.hex == recorded
+        guard Self.damage(ofPackage: path) == nil else { return false }
+        CacheMaintenance.markUsed(path)
+        return true
+    }
+
+    /// Why the cached package at `path` cannot be served, or nil when its bytes hash to the SHA-256
+    /// recorded in its sidecar. Does not mark it used.
+    public static func damage(ofPackage path: String) -> String? {
+        guard let recorded = (try? String(contentsOfFile: path + ".sha256", encoding: .utf8))?.trimmingSpaces else {
+            return "no readable .sha256 sidecar"
+        }
+        guard let actual = try? Hasher.digest(.sha256, file: path) else { return "unreadable" }
+        return actual.hex == recorded ? nil : "its bytes hash to \(actual.hex), \(recorded) was recorded"
     }
 
     /// Puts a verified private file (see `privateName`) in place as the entry `path`: the sidecar

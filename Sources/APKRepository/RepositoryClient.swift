@@ -148,6 +148,7 @@ public struct RepositoryClient: Sendable {
             guard FileManager.default.fileExists(atPath: cached) else {
                 throw LaminaError(.notFound, "--offline and no cached index", subject: repository.redacted)
             }
+            CacheMaintenance.markUsed((cached as NSString).deletingLastPathComponent)
             return .inPlace(cached)
         }
         guard let transport else { throw LaminaError(.internal, "no HTTP transport configured") }
@@ -157,6 +158,7 @@ public struct RepositoryClient: Sendable {
         do {
             switch try await transport.download(url, to: download, ifNoneMatch: etag) {
             case .notModified:
+                CacheMaintenance.markUsed((cached as NSString).deletingLastPathComponent)
                 return .inPlace(cached)
             case .modified(let result):
                 return FetchedIndex(path: download, cache: cache, cachedPath: cached, etag: result.response.headers["ETag"])
@@ -202,6 +204,11 @@ public struct RepositoryClient: Sendable {
             if cache.isIntact(cached) {
                 paths[i] = cached
                 continue
+            }
+            if FileManager.default.fileExists(atPath: cached) {
+                // Truncated, altered or without its sidecar: never served; the new download replaces it by
+                // rename (not deleted here: another writer may be putting a good copy in place right now).
+                progress?(.warning("discarded the cached \(package.info.nameVersion): its bytes no longer match their recorded sha256"))
             }
             if offline {
                 throw LaminaError(.notFound, "--offline and \(package.info.nameVersion) is not cached", subject: package.repository.redacted)

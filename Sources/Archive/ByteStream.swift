@@ -189,8 +189,41 @@ public final class AtomicFileSink: ByteSink {
             throw LaminaError(.io, "cannot create a file here: \(String(cString: strerror(errno)))", subject: path)
         }
         fchmod(fd, mode)
+        // Held until the file is closed: tells later writers this temporary file has a live owner.
+        flock(fd, LOCK_EX)
         self.fd = fd
         self.temporaryPath = String(cString: template.withUnsafeBufferPointer { $0.baseAddress! })
+        Self.removeAbandoned(directory: dir.isEmpty ? "/" : dir, base: base, except: temporaryPath)
+    }
+
+    /// Deletes temporary files of `base` that a killed writer left in `directory`: those no live
+    /// writer holds locked. A writer locks its file right after creating it and before writing, so an
+    /// unlocked file with bytes in it is abandoned; an empty one may be a writer between those two
+    /// calls, and goes only once it is a few seconds old.
+    static func removeAbandoned(directory: String, base: String, except: String, minimumAge: Int = 10) {
+        let prefix = ".\(base).tmp-"
+        guard let listing = opendir(directory) else { return }
+        var names: [String] = []
+        while let entry = readdir(listing) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if name.hasPrefix(prefix) { names.append(name) }
+        }
+        closedir(listing)
+        let now = time(nil)
+        for name in names {
+            let path = directory + "/" + name
+            guard path != except else { continue }
+            var info = stat()
+            guard lstat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG,
+                info.st_size > 0 || now - info.st_mtim.tv_sec >= minimumAge
+            else { continue }
+            let fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+            guard fd >= 0 else { continue }
+            if flock(fd, LOCK_EX | LOCK_NB) == 0 { unlink(path) }
+            close(fd)
+        }
     }
 
     deinit {

@@ -13,7 +13,7 @@ public struct Lamina: AsyncParsableCommand {
             outputs and exit codes.
             """,
         version: "0.1.0",
-        subcommands: [Keygen.self, PackageCommand.self, ImageCommand.self]
+        subcommands: [Keygen.self, PackageCommand.self, ImageCommand.self, CacheCommand.self]
     )
 
     public init() {}

@@ -198,7 +198,7 @@ public final class HTTPClientTransport: HTTPTransport {
                     attempts < policy.maxAttempts,
                     let pause = Self.pause(
                         policy, retry: attempts, since: started, clock: clock,
-                        retryAfter: response.headers["Retry-After"].flatMap { Int($0.trimmingSpaces) })
+                        retryAfter: response.headers["Retry-After"].flatMap { RetryPolicy.retryAfterSeconds($0, now: Int64(time(nil))) })
                 {
                     try await Task.sleep(for: pause)
                     continue

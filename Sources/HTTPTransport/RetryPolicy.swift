@@ -1,3 +1,5 @@
+import LaminaCore
+
 /// When and how often a failed request is sent again: exponential backoff, bounded in attempts and in total time.
 ///
 /// Connection errors, 5xx (except 501 and 505) and 429 are retried; other 4xx never are. The delay before retry
@@ -50,6 +52,32 @@ public struct RetryPolicy: Sendable, Hashable {
             seconds -= seconds * jitter * unit
         }
         return .nanoseconds(Int64((seconds * 1e9).rounded()))
+    }
+
+    /// Seconds to wait from a `Retry-After` value: delay-seconds (`120`) or an HTTP-date
+    /// (`Wed, 21 Oct 2015 07:28:00 GMT`, RFC 9110 §10.2.3) measured from `now` (seconds since the epoch).
+    /// nil when the value is neither; 0 for a date in the past.
+    public static func retryAfterSeconds(_ value: String, now: Int64) -> Int? {
+        let text = value.trimmingSpaces
+        if let seconds = Int(text) { return seconds >= 0 ? seconds : nil }
+        // IMF-fixdate: day-name "," SP day SP month SP year SP hh:mm:ss SP "GMT"
+        let parts = text.split(separator: " ")
+        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        guard parts.count == 6, parts[0].hasSuffix(","), parts[5] == "GMT", let day = Int(parts[1]), (1...31).contains(day),
+            let monthIndex = months.firstIndex(of: String(parts[2])), let year = Int(parts[3]), year >= 1970
+        else { return nil }
+        let clock = parts[4].split(separator: ":").compactMap { Int($0) }
+        guard clock.count == 3, (0..<24).contains(clock[0]), (0..<60).contains(clock[1]), (0...60).contains(clock[2]) else { return nil }
+        // Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm).
+        let month = monthIndex + 1
+        let y = month <= 2 ? year - 1 : year
+        let era = y / 400
+        let yearOfEra = y - era * 400
+        let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        let days = Int64(era * 146_097 + dayOfEra - 719_468)
+        let at = days * 86400 + Int64(clock[0] * 3600 + clock[1] * 60 + clock[2])
+        return Int(max(0, at - now))
     }
 
     /// Whether a response status is worth another attempt.

@@ -198,7 +198,7 @@ public struct ImageBuilder: Sendable {
         let key = request.layerCache ? try layerCacheKey(resolved, keys: keys, clock: clock) : nil
         let layers: [WrittenLayer]
         let facts: LayerFacts
-        if let key, let hit = cache.lookup(key) {
+        if let key, let hit = cache.lookup(key, discarded: { engine.progress?(.warning($0)) }) {
             engine.progress?(.phase("layer cache hit \(key.hex.prefix(12))", total: nil))
             layers = hit.layers
             facts = hit.facts

@@ -109,9 +109,18 @@ public final class ImageEngine: Sendable {
         }
     }
 
-    /// Must be called when done (closes HTTP connections).
+    /// Must be called when done: closes HTTP connections and keeps the cache within its bound
+    /// (`CacheMaintenance.enforceBound`, least recently used entries first).
     public func shutdown() async {
         try? await transport.shutdown()
+        do {
+            let report = try CacheMaintenance(root: options.cacheDirectory).enforceBound(environment: options.environment)
+            if !report.removed.isEmpty {
+                progress?(.note("cache over its bound: removed \(report.removed.count) least recently used entries (\(CacheMaintenance.formatSize(report.freedBytes)))"))
+            }
+        } catch {
+            progress?(.warning("\(error)"))
+        }
     }
 
     public var configuration: ImageConfiguration { loaded.configuration }

@@ -34,19 +34,58 @@ public struct LayerCache: Sendable {
     /// The folder of the entry for `key`.
     public func entryDirectory(_ key: Digest) -> String { root + "/" + key.hex }
 
-    /// The entry for `key`, when it is complete (its layer file exists with the recorded size).
-    public func lookup(_ key: Digest) -> LayerCacheEntry? {
+    /// The entry for `key`, when it is complete and its layer file still hashes to the recorded
+    /// digest. A damaged entry (truncated or altered layer, unreadable `entry.json`) is removed and
+    /// reported through `discarded`, and nil is returned so the layer is built again: the cache
+    /// never serves bytes whose digest does not match. A hit is marked used (see `CacheMaintenance`).
+    public func lookup(_ key: Digest, discarded: ((String) -> Void)? = nil) -> LayerCacheEntry? {
         let dir = entryDirectory(key)
+        guard FileManager.default.fileExists(atPath: dir) else { return nil }
+        switch Self.inspect(dir) {
+        case .sound(let entry):
+            CacheMaintenance.markUsed(dir)
+            return entry
+        case .otherVersion:
+            // Not damaged: another Lamina may still use it.
+            return nil
+        case .damaged(let reason):
+            let aside = PackageCache.privateName(for: dir, suffix: "discard")
+            if rename(dir, aside) == 0 { try? FileManager.default.removeItem(atPath: aside) }
+            discarded?("discarded the cached layer \(key.hex.prefix(12)): \(reason); building it again")
+            return nil
+        }
+    }
+
+    enum Inspection {
+        case sound(LayerCacheEntry)
+        case otherVersion
+        case damaged(String)
+    }
+
+    /// Reads and checks the entry folder `dir` without marking it used.
+    static func inspect(_ dir: String) -> Inspection {
         guard let data = FileManager.default.contents(atPath: dir + "/entry.json"),
-            var entry = try? JSONDecoder().decode(LayerCacheEntry.self, from: data),
-            entry.version == Self.formatVersion
-        else { return nil }
+            var entry = try? JSONDecoder().decode(LayerCacheEntry.self, from: data)
+        else { return .damaged("its entry.json is missing or unreadable") }
+        guard entry.version == formatVersion else { return .otherVersion }
         entry = relocated(entry, to: dir)
         for layer in entry.layers {
             var info = stat()
-            guard stat(layer.path, &info) == 0, Int64(info.st_size) == layer.size else { return nil }
+            guard stat(layer.path, &info) == 0 else { return .damaged("its layer file is missing") }
+            guard Int64(info.st_size) == layer.size else {
+                return .damaged("its layer file has \(info.st_size) bytes, \(layer.size) were recorded")
+            }
+            guard let actual = try? Hasher.digest(.sha256, file: layer.path), actual == layer.digest else {
+                return .damaged("its layer file no longer hashes to \(layer.digest)")
+            }
         }
-        return entry
+        return .sound(entry)
+    }
+
+    /// For `CacheMaintenance.verify`: why the entry folder at `path` is damaged, or nil.
+    public static func damage(ofEntry path: String) -> String? {
+        if case .damaged(let reason) = inspect(path) { return reason }
+        return nil
     }
 
     /// A fresh staging folder for an entry being built.
@@ -77,16 +116,16 @@ public struct LayerCache: Sendable {
             if code == EEXIST || code == ENOTEMPTY {
                 // A broken entry (e.g. a layer file removed by hand): replace it.
                 try? FileManager.default.removeItem(atPath: final)
-                if rename(staging, final) == 0 { return relocated(entry, to: final) }
+                if rename(staging, final) == 0 { return Self.relocated(entry, to: final) }
             }
             try? FileManager.default.removeItem(atPath: staging)
             throw LaminaError(.io, "cannot store the layer in the cache: \(String(cString: strerror(code)))", subject: final)
         }
-        return relocated(entry, to: final)
+        return Self.relocated(entry, to: final)
     }
 
     /// The entry with its layer paths inside `dir`: `layer.tar.gz`, upper layers keep their file names.
-    private func relocated(_ entry: LayerCacheEntry, to dir: String) -> LayerCacheEntry {
+    static func relocated(_ entry: LayerCacheEntry, to dir: String) -> LayerCacheEntry {
         var out = entry
         out.layer.path = dir + "/layer.tar.gz"
         out.upperLayers = entry.upperLayers?.map { layer in

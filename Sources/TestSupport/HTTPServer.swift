@@ -57,6 +57,13 @@ public enum TestHTTPFault: Sendable {
     case delay(Duration)
     /// Ignore `Range` headers: always send the whole file with 200.
     case ignoreRange
+    /// Answer `status` with a `Retry-After: value` header for the next `times` requests.
+    case retryAfter(status: Int, value: String, times: Int)
+    /// Answer `302 Found` with `Location: location` (another path, for loops).
+    case redirect(to: String)
+    /// Send the headers and `afterBytes` body bytes, then send nothing more for `stall` (a slow-loris
+    /// server) and close, for the next `times` requests.
+    case stall(afterBytes: Int, for: Duration, times: Int)
 }
 
 /// An HTTP/1.1 server on 127.0.0.1 (port chosen by the system) for tests: serves files from a folder and from
@@ -213,8 +220,9 @@ public final class TestHTTPServer: Sendable {
             if !sent.isEmpty {
                 try await channel.writeAndFlush(HTTPServerResponsePart.body(.byteBuffer(ByteBuffer(bytes: sent)))).get()
             }
-            // Let the client consume what arrived before it sees the close (clients may drop unread data on EOF).
-            try await Task.sleep(for: .milliseconds(50))
+            // Let the client consume what arrived before it sees the close (clients may drop unread data on EOF);
+            // a stalling server keeps the connection open and silent for longer.
+            try? await Task.sleep(for: plan.stall ?? .milliseconds(50))
             return false  // the connection closes mid-body
         }
         try await outbound.write(.head(head))
@@ -246,6 +254,8 @@ struct ResponsePlan: Sendable {
     var delay: Duration?
     /// Close the connection after this many body bytes.
     var dropAfter: Int?
+    /// With `dropAfter`: how long to keep the connection open and silent before closing it.
+    var stall: Duration?
 }
 
 /// The server's configuration and records, shared by all connections.
@@ -266,7 +276,8 @@ actor ServerState {
     func addFault(_ fault: TestHTTPFault, for path: String) {
         let times: Int
         switch fault {
-        case .status(_, let count), .dropConnection(_, let count): times = count
+        case .status(_, let count), .dropConnection(_, let count), .retryAfter(_, _, let count), .stall(_, _, let count):
+            times = count
         default: times = Int.max
         }
         faults[path, default: []].append((fault, times))
@@ -324,6 +335,23 @@ actor ServerState {
                     tampered = bytes
                 case .ignoreRange:
                     ignoreRange = true
+                case .retryAfter(let status, let value, _):
+                    if list[index].remaining > 0 {
+                        list[index].remaining -= 1
+                        faults[key] = list
+                        plan.response = TestHTTPResponse(status: status, headers: [("Retry-After", value)], text: "come back later")
+                        return plan
+                    }
+                case .redirect(let location):
+                    faults[key] = list
+                    plan.response = TestHTTPResponse(status: 302, headers: [("Location", location)], text: "moved")
+                    return plan
+                case .stall(let bytes, let duration, _):
+                    if list[index].remaining > 0, plan.dropAfter == nil {
+                        list[index].remaining -= 1
+                        plan.dropAfter = bytes
+                        plan.stall = duration
+                    }
                 }
             }
             faults[key] = list

@@ -5,6 +5,7 @@ import Foundation
 import HTTPTransport
 import LaminaCore
 import TestSupport
+import Synchronization
 import Testing
 
 /// Repositories served over HTTP by an in-process server on 127.0.0.1, with faults injected.
@@ -42,6 +43,31 @@ import Testing
                 throw error
             }
             try await transport.shutdown()
+        }
+    }
+
+    /// A cached package whose bytes changed on disk is never served: it is reported, downloaded again,
+    /// and the cache holds the right bytes afterwards.
+    @Test func damagedCacheEntryIsReportedAndFetchedAgain() async throws {
+        try await withRepo { repo, server, transport, dir in
+            var client = try client(repo, cache: dir.file("cache"), transport: transport)
+            let warnings = Mutex<[String]>([])
+            client.progress = { event in
+                if case .warning(let text) = event { warnings.withLock { $0.append(text) } }
+            }
+            let ref = RepositoryReference(location: server.baseURL)
+            let index = try await client.loadIndex(ref, architecture: "x86_64")
+            let a = try #require(index.packages.first { $0.info.name == "a" })
+            let path = try await client.fetch(a)
+            var bytes = Array(try Data(contentsOf: URL(fileURLWithPath: path)))
+            bytes[bytes.count / 2] ^= 0x01
+            try Data(bytes).write(to: URL(fileURLWithPath: path))
+
+            let before = await server.requests().count
+            #expect(try await client.fetch(a) == path)
+            #expect(await server.requests().count == before + 1)
+            #expect(try PackageReader().read(path: path).identity == a.info.checksum)
+            #expect(warnings.withLock { $0 } == ["discarded the cached a-1.0-r0: its bytes no longer match their recorded sha256"])
         }
     }
 

@@ -61,6 +61,57 @@ struct ImageBuildLayerTests {
         }
     }
 
+    /// A cached layer altered on disk is never served: the build says so, builds the layer again and
+    /// writes the same bytes. `lamina cache` lists, measures and prunes what the builds stored.
+    @Test func damagedLayerIsRebuiltAndCacheCommandsSeeIt() throws {
+        try TemporaryDirectory.withSync { dir in
+            let cache = dir.file("cache")
+            let cold = try lamina(["image", "build", "testdata/apko.yaml", "cache:1", dir.file("cold.tar")], cache: cache)
+            #expect(cold.status == 0, "\(cold.stderr)")
+            let key = try #require(try FileManager.default.contentsOfDirectory(atPath: cache + "/layers").first { !$0.hasPrefix(".") })
+            let layer = cache + "/layers/" + key + "/layer.tar.gz"
+            var bytes = Array(try bytes(layer))
+            bytes[bytes.count / 2] ^= 0x40
+            try Data(bytes).write(to: URL(fileURLWithPath: layer))
+
+            let verify = try CommandRunner.lamina(["cache", "verify", "--cache-dir", cache])
+            #expect(verify.status == 1, "\(verify.stdout)\(verify.stderr)")
+            #expect(verify.stdout.contains("layers/\(key): its layer file no longer hashes to"), "\(verify.stdout)")
+            #expect(verify.stdout.contains("2 entries checked, 1 damaged"), "\(verify.stdout)")
+
+            let again = try lamina(["image", "build", "testdata/apko.yaml", "cache:1", dir.file("again.tar"), "--log-level", "debug"], cache: cache)
+            #expect(again.status == 0, "\(again.stderr)")
+            #expect(again.stderr.contains("warning: discarded the cached layer \(key.prefix(12)): its layer file no longer hashes to"), "\(again.stderr)")
+            #expect(!again.stderr.contains("layer cache hit") && again.stderr.contains("writing layer"))
+            #expect(try self.bytes(dir.file("again.tar")) == self.bytes(dir.file("cold.tar")))
+
+            #expect(try CommandRunner.lamina(["cache", "verify", "--cache-dir", cache]).status == 0)
+
+            let du = try CommandRunner.lamina(["cache", "du", "--json", "--cache-dir", cache])
+            #expect(du.status == 0, "\(du.stderr)")
+            let areas = try #require(try JSONSerialization.jsonObject(with: Data(du.stdout.utf8)) as? [[String: Any]])
+            #expect(areas.map { $0["area"] as? String } == ["indexes", "packages", "sources", "layers", "outputs"])
+            #expect(areas.first { $0["area"] as? String == "layers" }?["entries"] as? Int == 1)
+            #expect(areas.first { $0["area"] as? String == "outputs" }?["entries"] as? Int == 2)
+
+            let ls = try CommandRunner.lamina(["cache", "ls", "--area", "layers", "--cache-dir", cache])
+            #expect(ls.status == 0 && ls.stdout.contains("layers/\(key)"), "\(ls.stdout)\(ls.stderr)")
+
+            // Everything here was used a moment ago: the grace period protects it, unless set to zero.
+            let kept = try CommandRunner.lamina(["cache", "prune", "--max-size", "0", "--cache-dir", cache])
+            #expect(kept.status == 0 && kept.stdout.contains("freed 0 B in 0 entries"), "\(kept.stdout)\(kept.stderr)")
+            let dry = try CommandRunner.lamina(["cache", "prune", "--older-than", "0s", "--grace", "0s", "--dry-run", "--cache-dir", cache])
+            #expect(dry.status == 0 && dry.stdout.contains("would free") && dry.stdout.contains("in 3 entries"), "\(dry.stdout)\(dry.stderr)")
+            #expect(FileManager.default.fileExists(atPath: layer))
+            let pruned = try CommandRunner.lamina(["cache", "prune", "--older-than", "0s", "--grace", "0s", "--cache-dir", cache])
+            #expect(pruned.status == 0 && pruned.stdout.contains("in 3 entries"), "\(pruned.stdout)\(pruned.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: layer))
+
+            let bad = try CommandRunner.lamina(["cache", "prune", "--max-size", "lots", "--cache-dir", cache])
+            #expect(bad.status == 64 && bad.stderr.contains("--max-size"), "\(bad.status) \(bad.stderr)")
+        }
+    }
+
     @Test(arguments: ["0", "10", "fast"])
     func badCompressionLevelNamesTheOption(level: String) throws {
         try TemporaryDirectory.withSync { dir in

@@ -5,6 +5,7 @@ import Foundation
 @testable import ImageBuilder
 import LaminaCore
 import TestSupport
+import Synchronization
 import Testing
 
 @Suite struct LayerCacheTests {
@@ -55,10 +56,12 @@ import Testing
         #expect(try unkeyed.digest() == nil)
     }
 
-    static func entry(size: Int64) throws -> LayerCacheEntry {
+    /// The layer bytes the tests store.
+    static let layerBytes = [UInt8](repeating: 7, count: 100)
+
+    static func entry(size: Int64, digest: Digest = Hasher.digest(.sha256, layerBytes)) throws -> LayerCacheEntry {
         LayerCacheEntry(
-            layer: WrittenLayer(
-                path: "", digest: Hasher.digest(.sha256, [1]), diffID: Hasher.digest(.sha256, [2]), size: size, uncompressedSize: 1024),
+            layer: WrittenLayer(path: "", digest: digest, diffID: Hasher.digest(.sha256, [2]), size: size, uncompressedSize: 1024),
             facts: LayerFacts(userNames: ["0": "root", "65532": "nonroot"], osRelease: "ID=wolfi\n", embeddedSBOMs: ["var/lib/db/sbom/x.spdx.json": "{}"]))
     }
 
@@ -68,7 +71,7 @@ import Testing
             let key = Hasher.digest(.sha256, Array("key".utf8))
             #expect(cache.lookup(key) == nil)
             let staging = try cache.stagingDirectory()
-            try AtomicFileSink.write([UInt8](repeating: 7, count: 100), to: staging + "/layer.tar.gz")
+            try AtomicFileSink.write(Self.layerBytes, to: staging + "/layer.tar.gz")
             let stored = try cache.commit(try Self.entry(size: 100), staging: staging, key: key)
             #expect(stored.layer.path == dir.path + "/layers/\(key.hex)/layer.tar.gz")
             #expect(!FileManager.default.fileExists(atPath: staging))
@@ -79,7 +82,7 @@ import Testing
 
             // A second build storing the same key keeps the first entry and drops its own.
             let again = try cache.stagingDirectory()
-            try AtomicFileSink.write([UInt8](repeating: 7, count: 100), to: again + "/layer.tar.gz")
+            try AtomicFileSink.write(Self.layerBytes, to: again + "/layer.tar.gz")
             #expect(try cache.commit(try Self.entry(size: 100), staging: again, key: key).layer.path == stored.layer.path)
             #expect(!FileManager.default.fileExists(atPath: again))
             #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path + "/layers") == [key.hex])
@@ -88,9 +91,42 @@ import Testing
             try AtomicFileSink.write([1, 2, 3], to: stored.layer.path)
             #expect(cache.lookup(key) == nil)
             let fix = try cache.stagingDirectory()
-            try AtomicFileSink.write([UInt8](repeating: 7, count: 100), to: fix + "/layer.tar.gz")
+            try AtomicFileSink.write(Self.layerBytes, to: fix + "/layer.tar.gz")
             _ = try cache.commit(try Self.entry(size: 100), staging: fix, key: key)
             #expect(cache.lookup(key) != nil)
+        }
+    }
+
+    /// A layer altered in place (same size, one byte changed) is never served: the entry is removed,
+    /// the caller is told why, and the next lookup is a plain miss.
+    @Test func alteredLayerIsDiscardedNotServed() throws {
+        try TemporaryDirectory.withSync { dir in
+            let cache = LayerCache(cacheDirectory: dir.path)
+            let key = Hasher.digest(.sha256, Array("altered".utf8))
+            let staging = try cache.stagingDirectory()
+            try AtomicFileSink.write(Self.layerBytes, to: staging + "/layer.tar.gz")
+            let stored = try cache.commit(try Self.entry(size: 100), staging: staging, key: key)
+            #expect(cache.lookup(key) != nil)
+
+            var altered = Self.layerBytes
+            altered[50] ^= 0xff
+            try AtomicFileSink.write(altered, to: stored.layer.path)
+            let messages = Mutex<[String]>([])
+            #expect(cache.lookup(key, discarded: { message in messages.withLock { $0.append(message) } }) == nil)
+            let said = messages.withLock { $0 }
+            #expect(said.count == 1)
+            #expect(said.first?.contains("no longer hashes to \(Hasher.digest(.sha256, Self.layerBytes))") == true)
+            #expect(!FileManager.default.fileExists(atPath: cache.entryDirectory(key)))
+            #expect(cache.lookup(key, discarded: { _ in Issue.record("a missing entry is not damaged") }) == nil)
+
+            // An unreadable entry.json is damaged too.
+            let second = try cache.stagingDirectory()
+            try AtomicFileSink.write(Self.layerBytes, to: second + "/layer.tar.gz")
+            _ = try cache.commit(try Self.entry(size: 100), staging: second, key: key)
+            try AtomicFileSink.write(Array("{".utf8), to: cache.entryDirectory(key) + "/entry.json")
+            var reason = ""
+            #expect(cache.lookup(key, discarded: { reason = $0 }) == nil)
+            #expect(reason.contains("entry.json"))
         }
     }
 }

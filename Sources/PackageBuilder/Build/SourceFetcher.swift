@@ -124,7 +124,9 @@ struct SourceFetcher: Sendable {
 
     static func matches(path: String, _ expected: (algorithm: Digest.Algorithm, hex: String)) throws -> Bool {
         guard FileManager.default.fileExists(atPath: path) else { return false }
-        return try Hasher.digest(expected.algorithm, file: path).hex == expected.hex
+        guard try Hasher.digest(expected.algorithm, file: path).hex == expected.hex else { return false }
+        CacheMaintenance.markUsed(path)
+        return true
     }
 
     /// The host path of a guest path inside `/home/build`.
