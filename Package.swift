@@ -209,10 +209,7 @@ let package = Package(
             name: "ImageBuilderTests", dependencies: ["ImageBuilder", "RootFS", "APK", "Archive", "Config", "LaminaCore", "TestSupport"],
             swiftSettings: strict),
         .testTarget(
-            name: "CommandsTests",
-            dependencies: [
-                "Commands", "APK", "Archive", "LaminaCore", "TestSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ],
+            name: "CommandsTests", dependencies: ["APK", "Archive", "LaminaCore", "TestSupport"],
             swiftSettings: strict),
     ]
 )
