@@ -250,17 +250,18 @@ public final class AtomicFileSink: ByteSink {
     /// Flushes and renames the temp file to `path`. With `keepOpen`, the file is renamed at once
     /// and stays open for further writes (used for spill files).
     public func commit(keepOpen: Bool = false) throws {
-        if !keepOpen {
-            if fsync(fd) != 0 && errno != EINVAL {
-                throw LaminaError(.io, "fsync failed: \(String(cString: strerror(errno)))", subject: path)
-            }
-            close(fd)
-            fd = -1
+        if !keepOpen, fsync(fd) != 0 && errno != EINVAL {
+            throw LaminaError(.io, "fsync failed: \(String(cString: strerror(errno)))", subject: path)
         }
+        // Renamed while still open (and so still locked): an unlocked temporary file is one a killed writer left.
         if rename(temporaryPath, path) != 0 {
             throw LaminaError(.io, "cannot rename into place: \(String(cString: strerror(errno)))", subject: path)
         }
         committed = true
+        if !keepOpen {
+            close(fd)
+            fd = -1
+        }
     }
 
     /// Writes `bytes` to `path` atomically.

@@ -140,10 +140,11 @@ extension LayerCacheTests {
             let staging = try cache.stagingDirectory()
             var layers: [WrittenLayer] = []
             for (index, name) in ["layer.tar.gz", "layer-1.tar.gz", "layer-2.tar.gz"].enumerated() {
-                try AtomicFileSink.write([UInt8](repeating: UInt8(index), count: 10 + index), to: staging + "/" + name)
+                let bytes = [UInt8](repeating: UInt8(index), count: 10 + index)
+                try AtomicFileSink.write(bytes, to: staging + "/" + name)
                 layers.append(
                     WrittenLayer(
-                        path: staging + "/" + name, digest: Hasher.digest(.sha256, [UInt8(index)]),
+                        path: staging + "/" + name, digest: Hasher.digest(.sha256, bytes),
                         diffID: Hasher.digest(.sha256, [UInt8(index), 1]), size: Int64(10 + index), uncompressedSize: 512))
             }
             let facts = try Self.entry(size: 1).facts
@@ -152,8 +153,10 @@ extension LayerCacheTests {
             let hit = try #require(cache.lookup(key))
             #expect(hit.layers == stored.layers)
             #expect(hit.layers.map(\.digest) == layers.map(\.digest))
-            try FileManager.default.removeItem(atPath: stored.layers[2].path)
-            #expect(cache.lookup(key) == nil, "an entry missing a layer is not served")
+            // An upper layer altered in place is caught by its digest too.
+            try AtomicFileSink.write([UInt8](repeating: 9, count: 12), to: stored.layers[2].path)
+            #expect(cache.lookup(key) == nil, "an entry with a damaged layer is not served")
+            #expect(!FileManager.default.fileExists(atPath: cache.entryDirectory(key)))
         }
     }
 }
