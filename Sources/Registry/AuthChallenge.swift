@@ -20,29 +20,42 @@ public struct AuthChallenge: Sendable, Hashable {
 
     /// Parses one header value, which may hold several challenges (`Basic realm="a", Bearer realm="b"`).
     /// Malformed parameters are skipped; an empty or unparsable value gives no challenges.
+    ///
+    /// One forward pass: each byte is looked at once (a token that turns out not to be a parameter name
+    /// becomes the next challenge's scheme as it is, never rescanned), so time is linear in the header.
     public static func parse(_ header: String) -> [AuthChallenge] {
         var scanner = Scanner(Array(header.utf8))
         var result: [AuthChallenge] = []
+        // A bare token that ended the previous challenge's parameters: the next scheme.
+        var pendingScheme: String?
         while true {
-            scanner.skip { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: ",") || $0 == UInt8(ascii: "\t") }
-            guard let scheme = scanner.token(), !scheme.isEmpty else { break }
+            let scheme: String
+            if let pending = pendingScheme {
+                scheme = pending
+                pendingScheme = nil
+            } else {
+                scanner.skipSeparators()
+                guard let token = scanner.token() else { break }
+                scheme = token
+            }
             var challenge = AuthChallenge(scheme: scheme)
             // Parameters: name=value or name="quoted", separated by commas, until the next scheme token.
             while true {
-                let mark = scanner.position
-                scanner.skip { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: ",") || $0 == UInt8(ascii: "\t") }
-                guard let name = scanner.token(), !name.isEmpty else { scanner.position = mark; break }
-                scanner.skip { $0 == UInt8(ascii: " ") }
+                scanner.skipSeparators()
+                guard let name = scanner.token() else { break }
+                scanner.skipSpaces()
                 guard scanner.consume(UInt8(ascii: "=")) else {
                     // A bare token: the next challenge's scheme (or a token68, which registries do not use).
-                    scanner.position = mark
+                    pendingScheme = name
                     break
                 }
-                scanner.skip { $0 == UInt8(ascii: " ") }
+                scanner.skipSpaces()
                 let value = scanner.quoted() ?? scanner.token() ?? ""
                 challenge.parameters[name.lowercased()] = value
             }
             result.append(challenge)
+            // Stopped at neither a token nor a separator (or at the end): nothing more to parse.
+            if pendingScheme == nil { break }
         }
         return result
     }
@@ -55,8 +68,19 @@ public struct AuthChallenge: Sendable, Hashable {
         var position = 0
         init(_ bytes: [UInt8]) { self.bytes = bytes }
 
-        mutating func skip(_ predicate: (UInt8) -> Bool) {
-            while position < bytes.count, predicate(bytes[position]) { position += 1 }
+        /// Skips spaces, tabs and commas (between challenges and parameters).
+        mutating func skipSeparators() {
+            while position < bytes.count {
+                switch bytes[position] {
+                case UInt8(ascii: " "), UInt8(ascii: ","), UInt8(ascii: "\t"): position += 1
+                default: return
+                }
+            }
+        }
+
+        /// Skips spaces (around `=`).
+        mutating func skipSpaces() {
+            while position < bytes.count, bytes[position] == UInt8(ascii: " ") { position += 1 }
         }
 
         mutating func consume(_ byte: UInt8) -> Bool {
@@ -91,8 +115,17 @@ public struct AuthChallenge: Sendable, Hashable {
         }
 
         static func isTokenByte(_ byte: UInt8) -> Bool {
-            if byte >= 0x30 && byte <= 0x39 || byte >= 0x41 && byte <= 0x5A || byte >= 0x61 && byte <= 0x7A { return true }
-            return Array("!#$%&'*+-.^_`|~/:".utf8).contains(byte)
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"):
+                return true
+            case UInt8(ascii: "!"), UInt8(ascii: "#"), UInt8(ascii: "$"), UInt8(ascii: "%"), UInt8(ascii: "&"),
+                UInt8(ascii: "'"), UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "."),
+                UInt8(ascii: "^"), UInt8(ascii: "_"), UInt8(ascii: "`"), UInt8(ascii: "|"), UInt8(ascii: "~"),
+                UInt8(ascii: "/"), UInt8(ascii: ":"):
+                return true
+            default:
+                return false
+            }
         }
     }
 }

@@ -175,6 +175,27 @@ struct ImageConfigurationDecodingTests {
         #expect(config.environment == ["a": "1", "b": "3"])
     }
 
+    /// Aliases are followed as often as they are used, within a budget of nodes: ordinary reuse decodes,
+    /// a "billion laughs" is refused at the first top-level entry that expands too far.
+    @Test func aliasExpansionIsBudgeted() throws {
+        let config = try ImageConfiguration.decode(yaml: """
+            annotations: &base {a: "1", b: "2"}
+            environment: *base
+            paths:
+              - &p {path: /a, type: directory, permissions: 0o755}
+              - *p
+            """)
+        #expect(config.environment == ["a": "1", "b": "2"])
+        #expect(config.paths.count == 2 && config.paths[1].path == "/a")
+
+        var bomb = "a0: &a0 [lol]\n"
+        for level in 1...9 { bomb += "a\(level): &a\(level) [" + Array(repeating: "*a\(level - 1)", count: 10).joined(separator: ", ") + "]\n" }
+        let error = try #require(throws: LaminaError.self) { try ImageConfiguration.decode(yaml: bomb, file: "bomb.yaml") }
+        #expect(error.code == .limitExceeded)
+        #expect(error.subject == "bomb.yaml:7:1")
+        #expect(error.message == "a6: the document expands to more than 1000000 nodes through aliases or merge keys; refusing (YAML alias bomb?)")
+    }
+
     @Test func booleansAcceptYAML11Words() throws {
         let config = try ImageConfiguration.decode(yaml: "paths:\n  - path: /a\n    recursive: yes\n  - path: /b\n    recursive: False\n")
         #expect(config.paths.map(\.recursive) == [true, false])

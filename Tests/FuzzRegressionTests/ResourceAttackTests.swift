@@ -52,6 +52,8 @@ import Testing
         let yaml = "package: {name: x, version: 1.0.0, epoch: 0}\n" + Self.laughs(under: "vars")
         let error = #expect(throws: LaminaError.self) { _ = try BuildConfiguration.prepare(yaml: yaml, file: "bomb.yaml") }
         #expect(error?.description.hasPrefix("bomb.yaml:") == true, "\(error?.description ?? "")")
+        #expect(error?.code == .limitExceeded)
+        #expect(error?.description.contains("YAML alias bomb?") == true, "\(error?.description ?? "")")
     }
 
     @Test func yamlAliasBombInAnApkoConfig() {
@@ -59,6 +61,22 @@ import Testing
             _ = try ImageConfiguration.decode(yaml: Self.laughs(under: "annotations"), file: "bomb.yaml")
         }
         #expect(error?.description.hasPrefix("bomb.yaml:") == true, "\(error?.description ?? "")")
+        #expect(error?.code == .limitExceeded)
+        #expect(error?.description.contains("YAML alias bomb?") == true, "\(error?.description ?? "")")
+    }
+
+    /// The same explosion through merge keys: each level merges ten aliases of the one below.
+    @Test func yamlMergeKeyBombInAnApkoConfig() {
+        var text = "m0: &m0 {k: v}\n"
+        for level in 1...9 {
+            let refs = Array(repeating: "*m\(level - 1)", count: 10).joined(separator: ", ")
+            text += "m\(level): &m\(level) {<<: [\(refs)]}\n"
+        }
+        text += "annotations: {<<: *m9}\n"
+        let error = #expect(throws: LaminaError.self) { _ = try ImageConfiguration.decode(yaml: text, file: "merge.yaml") }
+        #expect(error?.code == .limitExceeded)
+        #expect(error?.description.hasPrefix("merge.yaml:") == true, "\(error?.description ?? "")")
+        #expect(error?.description.contains("YAML alias bomb?") == true, "\(error?.description ?? "")")
     }
 
     /// A tar header declaring 4 GiB (and a PAX size of 16 EiB) over a few bytes of content.

@@ -34,6 +34,33 @@ import Testing
     @Test func schemeWithoutParameters() {
         #expect(AuthChallenge.parse("Negotiate") == [AuthChallenge(scheme: "negotiate")])
     }
+
+    /// The fuzzer's timeout (Inputs/auth-challenge/timeout-be5a4c46) grown to 100 KB: a long bare token
+    /// after the scheme, and thousands of bare tokens, parse in one pass.
+    @Test func longAdversarialHeadersParseInOnePass() {
+        let long = "Bearer re0tma" + String(repeating: "+", count: 100_000) + "l"
+        let tokenSchemes = AuthChallenge.parse(long)
+        #expect(tokenSchemes.map(\.scheme) == ["bearer", "re0tma" + String(repeating: "+", count: 100_000) + "l"])
+        #expect(tokenSchemes.allSatisfy { $0.parameters.isEmpty })
+
+        let many = "Bearer" + String(repeating: " a", count: 50_000)
+        let challenges = AuthChallenge.parse(many)
+        #expect(challenges.count == 50_001)
+        #expect(challenges.first == AuthChallenge(scheme: "bearer"))
+        #expect(challenges.last == AuthChallenge(scheme: "a"))
+
+        let unterminated = #"Bearer realm=""# + String(repeating: #"\+"#, count: 50_000)
+        #expect(AuthChallenge.parse(unterminated).first?.realm == String(repeating: "+", count: 50_000))
+    }
+
+    /// A bare token ends one challenge and starts the next; `token68`-style values keep their old reading.
+    @Test func bareTokensStartTheNextChallenge() {
+        #expect(
+            AuthChallenge.parse(#"Bearer realm="r" Basic realm="b""#)
+                == [AuthChallenge(scheme: "bearer", parameters: ["realm": "r"]), AuthChallenge(scheme: "basic", parameters: ["realm": "b"])])
+        #expect(AuthChallenge.parse("Basic dXNlcg==") == [AuthChallenge(scheme: "basic", parameters: ["dxnlcg": ""])])
+        #expect(AuthChallenge.parse("Bearer realm = x ( junk") == [AuthChallenge(scheme: "bearer", parameters: ["realm": "x"])])
+    }
 }
 
 @Suite struct EndpointMapping {

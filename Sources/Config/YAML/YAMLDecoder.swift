@@ -144,16 +144,27 @@ enum YAMLNodes {
     }
 
     /// The entries of a mapping node, with YAML merge keys flattened (explicit keys win).
+    ///
+    /// Unbudgeted: call it only on trees ``ExpansionBudget/check(_:file:limit:)`` accepted.
     static func entries(of mapping: Node.Mapping) -> [MappingEntry] {
+        var unlimited = Int.max
+        return (try? entries(of: mapping, budget: &unlimited)) ?? []
+    }
+
+    /// The entries of a mapping node, spending one unit of `budget` per key/value pair looked at (merged
+    /// mappings included, which aliases can make exponentially many).
+    static func entries(of mapping: Node.Mapping, budget: inout Int) throws(ExpansionBudget.Exhausted) -> [MappingEntry] {
         var explicit: [MappingEntry] = []
         var merged: [MappingEntry] = []
         for (keyNode, value) in mapping {
+            budget -= 1
+            if budget < 0 { throw ExpansionBudget.Exhausted(node: keyNode) }
             if case .scalar(let keyScalar) = keyNode, keyScalar.string == "<<", YAMLScalar.isPlain(keyScalar) {
                 switch value {
                 case .mapping(let inner):
-                    merged += entries(of: inner)
+                    merged += try entries(of: inner, budget: &budget)
                 case .sequence(let items):
-                    for case .mapping(let inner) in items { merged += entries(of: inner) }
+                    for case .mapping(let inner) in items { merged += try entries(of: inner, budget: &budget) }
                 default:
                     break
                 }
@@ -172,8 +183,74 @@ enum YAMLNodes {
     }
 }
 
+/// Bounds how many nodes a walk of a composed YAML tree may visit.
+///
+/// Yams resolves an alias to the anchored node itself, so every walk of the tree (the source map, the
+/// decoder, merge-key flattening) follows every alias again: nine levels of ten aliases ("billion laughs")
+/// are 10^9 visits from 200 bytes. ``check(_:file:limit:)`` counts the visits a walk would make, stopping
+/// at `limit`, before anything walks the tree for real; past it the document is refused.
+enum ExpansionBudget {
+    /// Far above any real configuration (the largest melange configs have a few thousand nodes).
+    static let defaultLimit = 1_000_000
+
+    /// The budget ran out at a node written at `line`, `column` (when known).
+    struct Exhausted: Error {
+        var line: Int?
+        var column: Int?
+        init(node: Node) {
+            line = node.mark?.line
+            column = node.mark?.column
+        }
+    }
+
+    /// Counts the nodes of `root` as a walk sees them (through aliases and merge keys).
+    /// - Throws: `LaminaError(.limitExceeded)` naming `file:line:column` of the top-level entry (or the
+    ///   node) whose expansion exceeds `limit` nodes.
+    static func check(_ root: Node, file: String, limit: Int = defaultLimit) throws {
+        var budget = limit
+        do {
+            guard case .mapping(let mapping) = root else { return try count(root, &budget) }
+            budget -= 1
+            for entry in try YAMLNodes.entries(of: mapping, budget: &budget) {
+                do {
+                    try count(entry.value, &budget)
+                } catch {
+                    let mark = entry.keyNode.mark
+                    throw failure(
+                        line: mark?.line, column: mark?.column, path: ConfigPath().appending(entry.key), file: file, limit: limit)
+                }
+            }
+        } catch let exhausted as Exhausted {
+            throw failure(line: exhausted.line, column: exhausted.column, path: ConfigPath(), file: file, limit: limit)
+        }
+    }
+
+    private static func failure(line: Int?, column: Int?, path: ConfigPath, file: String, limit: Int) -> LaminaError {
+        ConfigError.make(
+            .limitExceeded, location: SourceLocation(file: file, line: line ?? 1, column: line == nil ? 1 : column),
+            path: path,
+            "the document expands to more than \(limit) nodes through aliases or merge keys; refusing (YAML alias bomb?)")
+    }
+
+    private static func count(_ node: Node, _ budget: inout Int) throws(Exhausted) {
+        budget -= 1
+        if budget < 0 { throw Exhausted(node: node) }
+        switch node {
+        case .mapping(let mapping):
+            for entry in try YAMLNodes.entries(of: mapping, budget: &budget) { try count(entry.value, &budget) }
+        case .sequence(let sequence):
+            for item in sequence { try count(item, &budget) }
+        default:
+            break
+        }
+    }
+}
+
 enum SourceMapBuilder {
+    /// Records where every node of `root` was written, after checking it does not expand past
+    /// ``ExpansionBudget/defaultLimit`` nodes (every YAML decode starts here).
     static func build(root: Node, file: String) throws -> SourceMap {
+        try ExpansionBudget.check(root, file: file)
         var map = SourceMap(file: file)
         walk(root, ConfigPath(), &map)
         return map
