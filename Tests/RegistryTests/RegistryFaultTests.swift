@@ -17,14 +17,7 @@ import Testing
     @Test(arguments: Step.allCases)
     func interruptedPushLeavesNoBrokenTag(step: Step) async throws {
         try await TemporaryDirectory.with { dir in
-            let amd = try RegistryPush.image(in: dir, architecture: .x86_64, seed: 1)
-            let arm = try RegistryPush.image(in: dir, architecture: .aarch64, seed: 2)
-            let index = try Blob(
-                index: Index(manifests: [amd, arm].map {
-                    Descriptor(mediaType: .ociManifest, digest: $0.manifest.descriptor.digest, size: $0.manifest.descriptor.size,
-                               platform: Platform($0.architecture))
-                }))
-            let plan = try PushPlan(images: [amd, arm], index: index)
+            let (amd, arm, index, plan) = try RegistryPush.twoArchitectures(in: dir)
             try await withTestHTTPServer { server in
                 let fake = FakeRegistry()
                 await fake.install(on: server, digests: plan.blobs.map(\.descriptor.digest))

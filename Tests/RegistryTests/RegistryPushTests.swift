@@ -109,6 +109,18 @@ actor FakeRegistry {
             architecture: architecture, manifest: manifest, config: config, layers: [LayoutBlob(descriptor: layer, file: layerPath)])
     }
 
+    /// An amd64 and an arm64 image, their index and the plan that pushes them.
+    static func twoArchitectures(in dir: TemporaryDirectory) throws -> (LayoutImage, LayoutImage, Blob, PushPlan) {
+        let amd = try image(in: dir, architecture: .x86_64, seed: 1)
+        let arm = try image(in: dir, architecture: .aarch64, seed: 2)
+        let index = try Blob(
+            index: Index(manifests: [amd, arm].map {
+                Descriptor(mediaType: .ociManifest, digest: $0.manifest.descriptor.digest, size: $0.manifest.descriptor.size,
+                           platform: Platform($0.architecture))
+            }))
+        return (amd, arm, index, try PushPlan(images: [amd, arm], index: index))
+    }
+
     static func withClient<T: Sendable>(
         chunkSize: Int64? = nil, _ body: (RegistryClient, RegistryAuthenticator) async throws -> T
     ) async throws -> T {
@@ -185,14 +197,7 @@ actor FakeRegistry {
 
     @Test func multiArchPushesManifestsByDigestThenIndexUnderTag() async throws {
         try await TemporaryDirectory.with { dir in
-            let amd = try Self.image(in: dir, architecture: .x86_64, seed: 1)
-            let arm = try Self.image(in: dir, architecture: .aarch64, seed: 2)
-            let index = try Blob(
-                index: Index(manifests: [amd, arm].map {
-                    Descriptor(mediaType: .ociManifest, digest: $0.manifest.descriptor.digest, size: $0.manifest.descriptor.size,
-                               platform: Platform($0.architecture))
-                }))
-            let plan = try PushPlan(images: [amd, arm], index: index)
+            let (amd, arm, index, plan) = try Self.twoArchitectures(in: dir)
             #expect(plan.blobs.count == 4)
             try await withTestHTTPServer { server in
                 let fake = FakeRegistry()
