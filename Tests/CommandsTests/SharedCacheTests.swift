@@ -89,4 +89,49 @@ import Testing
             }
         }
     }
+
+    /// Eight `lamina image build` processes on one cache at once give the bytes a serial build gives, and
+    /// leave a cache that verifies.
+    @Test func eightParallelImageBuildsEqualASerialOne() async throws {
+        try await TemporaryDirectory.with { dir in
+            let names = try Self.makeRepository(dir.file("repo"), count: 6)
+            let keyPath = dir.file("shared-cache.rsa.pub")
+            try Data(Self.key.publicKey.pem.utf8).write(to: URL(fileURLWithPath: keyPath))
+            try await withTestHTTPServer(root: dir.file("repo")) { server in
+                await server.addFault(.delay(.milliseconds(5)), for: "*")
+                let config = dir.file("apko.yaml")
+                try """
+                contents:
+                  keyring: [\(keyPath)]
+                  repositories: [\(server.baseURL)]
+                  packages: [\(names.last!)]
+                entrypoint:
+                  command: /bin/true
+                archs: [x86_64]
+
+                """.write(toFile: config, atomically: true, encoding: .utf8)
+                let env = ["SOURCE_DATE_EPOCH": "1700000000"]
+                func build(_ out: String, cache: String) async throws -> CommandResult {
+                    try await Self.laminaInBackground(
+                        ["image", "build", config, "parallel:1", out, "--arch", "x86_64", "--cache-dir", cache, "--sbom=false"],
+                        environment: env)
+                }
+                let serial = try await build(dir.file("serial.tar"), cache: dir.file("serial-cache"))
+                #expect(serial.status == 0, "\(serial.stderr)")
+                let expected = try Data(contentsOf: URL(fileURLWithPath: dir.file("serial.tar")))
+
+                let cache = dir.file("shared-cache")
+                let results = try await withThrowingTaskGroup(of: CommandResult.self) { group in
+                    for i in 0..<8 { group.addTask { try await build(dir.file("parallel-\(i).tar"), cache: cache) } }
+                    return try await group.reduce(into: []) { $0.append($1) }
+                }
+                for result in results { #expect(result.status == 0, "\(result.stderr)") }
+                for i in 0..<8 {
+                    #expect(try Data(contentsOf: URL(fileURLWithPath: dir.file("parallel-\(i).tar"))) == expected, "build \(i)")
+                }
+                let verify = try CommandRunner.lamina(["cache", "verify", "--cache-dir", cache])
+                #expect(verify.status == 0, "\(verify.stdout)\(verify.stderr)")
+            }
+        }
+    }
 }
