@@ -38,22 +38,32 @@ import Testing
         try await CommandRunner.laminaOffPool(arguments, environment: environment)
     }
 
+    /// A signed repository of `count` packages served on 127.0.0.1 (with a little latency, so concurrent
+    /// downloads overlap) and an apko.yaml installing its last package; `body` gets the config's path and the names.
+    static func withServedConfig(
+        _ dir: TemporaryDirectory, count: Int, _ body: (String, [String]) async throws -> Void
+    ) async throws {
+        let names = try makeRepository(dir.file("repo"), count: count)
+        let keyPath = dir.file("shared-cache.rsa.pub")
+        try Data(key.publicKey.pem.utf8).write(to: URL(fileURLWithPath: keyPath))
+        try await withTestHTTPServer(root: dir.file("repo")) { server in
+            await server.addFault(.delay(.milliseconds(5)), for: "*")
+            let config = dir.file("apko.yaml")
+            try """
+            contents:
+              keyring: [\(keyPath)]
+              repositories: [\(server.baseURL)]
+              packages: [\(names.last!)]
+            archs: [x86_64]
+
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+            try await body(config, names)
+        }
+    }
+
     @Test func twoBuildsShareTheCacheAtOnce() async throws {
         try await TemporaryDirectory.with { dir in
-            let names = try Self.makeRepository(dir.file("repo"), count: 10)
-            let keyPath = dir.file("shared-cache.rsa.pub")
-            try Data(Self.key.publicKey.pem.utf8).write(to: URL(fileURLWithPath: keyPath))
-            try await withTestHTTPServer(root: dir.file("repo")) { server in
-                await server.addFault(.delay(.milliseconds(5)), for: "*")
-                let config = dir.file("apko.yaml")
-                try """
-                contents:
-                  keyring: [\(keyPath)]
-                  repositories: [\(server.baseURL)]
-                  packages: [\(names.last!)]
-                archs: [x86_64]
-
-                """.write(toFile: config, atomically: true, encoding: .utf8)
+            try await Self.withServedConfig(dir, count: 10) { config, names in
                 let env = ["SOURCE_DATE_EPOCH": "1700000000"]
                 for round in 0..<2 {
                     let cache = dir.file("cache-\(round)")
@@ -94,22 +104,7 @@ import Testing
     /// leave a cache that verifies.
     @Test func eightParallelImageBuildsEqualASerialOne() async throws {
         try await TemporaryDirectory.with { dir in
-            let names = try Self.makeRepository(dir.file("repo"), count: 6)
-            let keyPath = dir.file("shared-cache.rsa.pub")
-            try Data(Self.key.publicKey.pem.utf8).write(to: URL(fileURLWithPath: keyPath))
-            try await withTestHTTPServer(root: dir.file("repo")) { server in
-                await server.addFault(.delay(.milliseconds(5)), for: "*")
-                let config = dir.file("apko.yaml")
-                try """
-                contents:
-                  keyring: [\(keyPath)]
-                  repositories: [\(server.baseURL)]
-                  packages: [\(names.last!)]
-                entrypoint:
-                  command: /bin/true
-                archs: [x86_64]
-
-                """.write(toFile: config, atomically: true, encoding: .utf8)
+            try await Self.withServedConfig(dir, count: 6) { config, _ in
                 let env = ["SOURCE_DATE_EPOCH": "1700000000"]
                 func build(_ out: String, cache: String) async throws -> CommandResult {
                     try await Self.laminaInBackground(
