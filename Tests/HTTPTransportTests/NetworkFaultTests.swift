@@ -127,10 +127,12 @@ import Testing
     /// A server that sends a little and then goes silent: the idle timeout ends the attempt, the retry
     /// fetches the rest, and the file arrives whole.
     @Test func stallingServerIsTimedOutAndResumed() async throws {
-        let configuration = HTTPTransportConfiguration(idleTimeout: .seconds(1), retry: quickRetries)
+        // Generous bounds: the whole suite runs in parallel on two cores, and the in-process server shares them.
+        let patient = RetryPolicy(maxAttempts: 6, initialDelay: .milliseconds(5), multiplier: 2, maxDelay: .milliseconds(50), jitter: 0)
+        let configuration = HTTPTransportConfiguration(idleTimeout: .seconds(3), retry: patient)
         try await withServerAndTransport(configuration) { server, transport in
             await server.setFile("/slow", Self.payload)
-            await server.addFault(.stall(afterBytes: 50_000, for: .seconds(5), times: 1), for: "/slow")
+            await server.addFault(.stall(afterBytes: 50_000, for: .seconds(10), times: 1), for: "/slow")
             try await TemporaryDirectory.with { dir in
                 let result = try await transport.download(
                     server.url("/slow"), to: dir.file("slow"), expected: ExpectedContent(sha256: Served.sha256(Self.payload)))
