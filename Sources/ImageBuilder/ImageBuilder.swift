@@ -58,6 +58,8 @@ public struct ImageBuildResult: Sendable {
     /// Which names `docker load` will show, per architecture.
     public var tags: [String]
     public var sbomFiles: [String]
+    /// The index's SPDX document (`sbom-index.spdx.json`), when one was written.
+    public var indexSBOM: [UInt8]?
 }
 
 /// The apko engine: apko.yaml → one reproducible layer per architecture → OCI image(s) → tarball or
@@ -133,6 +135,7 @@ public struct ImageBuilder: Sendable {
 
         // SBOMs beside the output.
         var sbomFiles: [String] = []
+        var indexSBOM: [UInt8]?
         if request.sbom {
             engine.progress?(.phase("writing SBOMs", total: nil))
             let dir = sbomDirectory
@@ -150,11 +153,14 @@ public struct ImageBuilder: Sendable {
                         imageName: tag.shortName, supplier: "Organization: Lamina", vcsURL: config.vcsURL.isEmpty ? nil : config.vcsURL,
                         created: clock.rfc3339, creators: ["Tool: lamina"], toolName: "lamina"))
                 let path = dir + "/sbom-index.spdx.json"
-                try AtomicFileSink.write(SPDXJSON.encode(doc), to: path)
+                let bytes = try SPDXJSON.encode(doc)
+                try AtomicFileSink.write(bytes, to: path)
                 sbomFiles.append(path)
+                indexSBOM = bytes
             }
         }
-        return ImageBuildResult(images: images, index: indexBlob, tags: layout.tags.flatMap { $0.tags.map(\.familiarDescription) }, sbomFiles: sbomFiles)
+        return ImageBuildResult(images: images, index: indexBlob, tags: layout.tags.flatMap { $0.tags.map(\.familiarDescription) }, sbomFiles: sbomFiles,
+            indexSBOM: indexSBOM)
     }
 
     func annotations(_ request: ImageBuildRequest, clock: BuildClock) -> [String: String] {

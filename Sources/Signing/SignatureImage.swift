@@ -1,6 +1,7 @@
 // Source: cosign `pkg/oci/remote/remote.go` (tags `sha256-<hex>.sig` / `.att`), `pkg/oci/static/signature.go`
 // (one uncompressed layer per payload, the signature in the `dev.cosignproject.cosign/signature` annotation),
-// `pkg/oci/mutate` (a new signature is appended; an identical one is not added twice).
+// `pkg/oci/mutate` (a new signature is appended; an identical one is not added twice; an attached file replaces the
+// one before: `AttachFileToImage`, `sha256-<hex>.sbom`).
 import LaminaCore
 import OCI
 
@@ -31,6 +32,12 @@ public enum SignatureImage {
         Blob(
             bytes: envelope, mediaType: .dsseEnvelope,
             annotations: [signatureAnnotation: "", predicateTypeAnnotation: predicateType])
+    }
+
+    /// An SBOM attachment layer (cosign attach sbom, apko publish): the SPDX JSON document itself, no annotations.
+    /// Its image replaces any earlier attachment of that digest (``appending(_:to:)`` with `existing` nil).
+    public static func sbomLayer(spdx: [UInt8]) -> Blob {
+        Blob(bytes: spdx, mediaType: .spdxJSON)
     }
 
     /// The result of adding a layer: the manifest and config to push, and whether anything changed.

@@ -156,6 +156,20 @@ extension EndToEnd {
                 let info = try #require(try json(skopeoInspect(reference)) as? [String: Any])
                 #expect(pinned.first?.hasSuffix(info["Digest"] as? String ?? "?") == true, "\(reference)")
             }
+            // As apko does, the SBOM is attached: sha256-<hex>.sbom holds one text/spdx+json layer, the image's SPDX
+            // document (read back by skopeo, not by Lamina).
+            let digest = try #require(pinned.first?.split(separator: "@").last.map(String.init))
+            let attachment = "\(registry.address)/lamina-e2e/apko:" + digest.replacingOccurrences(of: ":", with: "-") + ".sbom"
+            let manifest = try #require(try json(skopeoInspect(attachment, raw: true)) as? [String: Any])
+            let layers = try #require(manifest["layers"] as? [[String: Any]])
+            #expect(layers.count == 1 && layers.first?["mediaType"] as? String == "text/spdx+json", "\(layers)")
+            let copy = work + "/sbom-attachment"
+            try? FileManager.default.removeItem(atPath: copy)
+            try check(try runTool("skopeo", ["copy", "--src-tls-verify=false", "docker://" + attachment, "dir:" + copy]), "skopeo copy")
+            let layerDigest = try #require(layers.first?["digest"] as? String)
+            let spdx = try #require(try json(file: copy + "/" + layerDigest.dropFirst(7)) as? [String: Any])
+            #expect(spdx["spdxVersion"] as? String == "SPDX-2.3")
+            #expect(try String(contentsOfFile: copy + "/" + layerDigest.dropFirst(7), encoding: .utf8).contains(digest.dropFirst(7)))
         }
     }
 }

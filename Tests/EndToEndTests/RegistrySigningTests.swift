@@ -230,13 +230,16 @@ extension EndToEnd {
             let published = try check(
                 try lamina([
                     "image", "publish", "\(work)/multi/apko.yaml", "\(registry.address)/\(repo):3", "--cache-dir", "\(work)/cache-a",
-                    "--offline", "--sign-key", "\(work)/publish-cosign.key", "--attest-sbom", "--json",
-                ]), "publish --sign-key --attest-sbom")
+                    "--offline", "--sign-key", "\(work)/publish-cosign.key", "--attest-sbom", "--attach-sbom", "--json",
+                ]), "publish --sign-key --attest-sbom --attach-sbom")
             let output = try #require(try json(published.stdout) as? [String: Any])
             let root = try #require(output["digest"] as? String)
             let signatures = try #require(output["signatures"] as? [String])
             #expect(signatures.filter { $0.hasSuffix(".sig") }.count == 4)
             #expect(signatures.filter { $0.hasSuffix(".att") }.count == 3)
+            // Each manifest's SBOM and the index's, attached as cosign attach sbom does.
+            let sboms = try #require(output["sboms"] as? [String])
+            #expect(sboms.count == 4 && sboms.contains("\(registry.address)/\(repo):\(root.replacingOccurrences(of: ":", with: "-")).sbom"))
             let index = try #require(try json(try readMember(images.multi, "blobs/sha256/" + root.dropFirst(7))) as? [String: Any])
             let children = (index["manifests"] as? [[String: Any]] ?? []).compactMap { $0["digest"] as? String }
             for digest in [root] + children {

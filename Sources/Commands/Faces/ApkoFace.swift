@@ -170,6 +170,8 @@ struct ApkoPublish: AsyncParsableCommand {
         var arguments = flags.laminaArguments() + output.imageArguments
         if !output.buildDate.isEmpty { arguments += ["--build-date", output.buildDate] }
         if output.sbom && !output.sbomPath.isEmpty { arguments += ["--sbom-path", output.sbomPath] }
+        // apko attaches the SBOMs it generates to what it published (sha256-<hex>.sbom).
+        if output.sbom { arguments.append("--attach-sbom") }
         for annotation in RepositoryFlags.splitList(output.annotations) { arguments += ["--annotations", annotation] }
         arguments += ["--log-level", global.logLevel.rawValue]
         // Each tag is published from the same build: the layer cache makes the second and later builds reuse it.

@@ -38,7 +38,8 @@ struct RegistryFlags: ParsableArguments {
 
     /// Pushes `plan` to `reference`, showing progress on a terminal, and prints the digest reference.
     /// - Parameter afterPush: runs with the same client once the image is there (`publish --sign-key` signs
-    ///   in it); the references it returns are listed in the `--json` output as `signatures`.
+    ///   in it); the references it returns are listed in the `--json` output as `signatures` (`.sig`, `.att`) and
+    ///   `sboms` (`.sbom`).
     func push(
         _ plan: PushPlan, to reference: Reference, global: GlobalOptions,
         afterPush: (@Sendable (RegistryClient, PushResult) async throws -> [String])? = nil
@@ -61,7 +62,8 @@ struct RegistryFlags: ParsableArguments {
                     reference: pinned.description, digest: result.digest.description,
                     tag: reference.digest == nil ? reference.defaultingTag.description : nil, blobsUploaded: result.blobsUploaded,
                     blobsSkipped: result.blobsSkipped, bytesUploaded: result.bytesUploaded, manifestsPushed: result.manifestsPushed,
-                    signatures: signatures))
+                    signatures: signatures.map { $0.filter { !$0.hasSuffix(".sbom") } }.flatMap { $0.isEmpty ? nil : $0 },
+                    sboms: signatures.map { $0.filter { $0.hasSuffix(".sbom") } }.flatMap { $0.isEmpty ? nil : $0 }))
         } else {
             global.logger.result(pinned.description)
         }
@@ -79,6 +81,8 @@ struct PublishOutput: Encodable {
     var manifestsPushed: Int
     /// `publish --sign-key`: the signature and attestation tags written.
     var signatures: [String]?
+    /// `publish --attach-sbom`: the SBOM attachment tags written.
+    var sboms: [String]?
 }
 
 /// `lamina image publish apko.yaml REF`
@@ -108,6 +112,10 @@ struct ImagePublish: AsyncParsableCommand {
     var signKey: String?
     @Flag(name: .customLong("attest-sbom"), help: "With --sign-key: attach each architecture's SBOM as a signed SPDX attestation.")
     var attestSBOM = false
+    @Flag(
+        name: .customLong("attach-sbom"),
+        help: "Attach each SBOM as cosign attach sbom and apko publish do: tag sha256-<hex>.sbom, one text/spdx+json layer.")
+    var attachSBOM = false
     @OptionGroup var registry: RegistryFlags
     @OptionGroup var flags: ImageFlags
     @OptionGroup var global: GlobalOptions
@@ -125,7 +133,7 @@ struct ImagePublish: AsyncParsableCommand {
         try await withScratchDirectory("lamina-publish") { scratch in
             let layout = scratch + "/layout"
             var request = ImageBuildRequest(tag: target.defaultingTag.description, output: layout, format: .ociLayout, clock: clock)
-            request.sbom = sbomPath != nil || attestSBOM
+            request.sbom = sbomPath != nil || attestSBOM || attachSBOM
             request.sbomPath = sbomPath
             request.layerCache = !noLayerCache
             request.annotations = try ImageBuild.annotations(annotations)
@@ -146,21 +154,29 @@ struct ImagePublish: AsyncParsableCommand {
                 global.logger.info("\(image.architecture.ociPlatform): manifest \(image.manifest.descriptor.digest)")
             }
             let plan = try PushPlan(images: images, index: result.index)
-            guard let signer else {
+            let sboms = result.images.compactMap { image in image.sbom.map { (image.manifest.descriptor.digest, $0) } }
+            if signer == nil && !attachSBOM {
                 try await registry.push(plan, to: target, global: global)
                 return
             }
-            let sboms = attestSBOM ? result.images.compactMap { image in image.sbom.map { (image.manifest.descriptor.digest, $0) } } : []
             let logger = global.logger
+            let (attest, attach, indexSBOM) = (attestSBOM, attachSBOM, result.indexSBOM)
             try await registry.push(plan, to: target, global: global) { client, pushed in
                 let store = SignatureStore(client: client, image: target)
+                // apko's publish: each manifest's SBOM, and the index's when an index was pushed, as cosign attachments.
+                var files = attach ? sboms : []
+                if attach, let indexSBOM, !sboms.contains(where: { $0.0 == pushed.digest }) { files.append((pushed.digest, indexSBOM)) }
+                let attached = try await ImageSigner.concurrently(files) { digest, spdx in
+                    try await store.replaceAttachment(SignatureImage.sbomLayer(spdx: spdx), of: digest, .sbom)
+                }
+                guard let signer else { return attached }
                 let manifests = plan.manifests.map(\.descriptor.digest)
                 async let signatures = signer.sign([pushed.digest] + manifests, in: store, logger: logger).map(\.tag)
                 let spdx = try PredicateType.resolve("spdxjson")
-                let attestations = try await ImageSigner.concurrently(sboms) { digest, sbom in
+                let attestations = try await ImageSigner.concurrently(attest ? sboms : []) { digest, sbom in
                     try await signer.attest(digest, predicate: sbom, predicateType: spdx, in: store, replace: false, logger: logger)
                 }
-                return try await signatures + attestations
+                return try await attached + signatures + attestations
             }
         }
     }

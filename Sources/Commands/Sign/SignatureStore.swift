@@ -65,7 +65,17 @@ struct SignatureStore: Sendable {
             manifest.layers.removeAll { $0.annotations?[SignatureImage.predicateTypeAnnotation] == predicateType }
             existing = manifest
         }
-        let update = try SignatureImage.appending(layer, to: existing)
+        return try await put(SignatureImage.appending(layer, to: existing), layer, as: tag)
+    }
+
+    /// Makes `layer` the one file attached to `digest` under `kind` (cosign's attach: the image at the tag is
+    /// replaced, not appended to). - Returns: `repository:sha256-<hex>.<kind>`.
+    @discardableResult
+    func replaceAttachment(_ layer: Blob, of digest: Digest, _ kind: SignatureImage.Kind) async throws -> String {
+        try await put(SignatureImage.appending(layer, to: nil), layer, as: SignatureImage.tag(for: digest, kind))
+    }
+
+    private func put(_ update: SignatureImage.Update, _ layer: Blob, as tag: String) async throws -> String {
         try await client.pushMissing(repository, [layer, update.config])
         try await client.putManifest(repository, update.manifest, as: tag)
         return "\(repository.name):\(tag)"
