@@ -38,4 +38,33 @@ import Testing
             #expect(refused.status != 0)
         }
     }
+
+    /// CI files pass keys as `--key env://COSIGN_PRIVATE_KEY` (a secret in a variable); KMS URIs are refused by name.
+    @Test func keysFromEnvironmentVariables() throws {
+        try TemporaryDirectory.withSync { dir in
+            var environment = ProcessInfo.processInfo.environment
+            environment["COSIGN_PASSWORD"] = ""
+            let keys = try CommandRunner.lamina(["cosign", "generate-key-pair"], environment: environment, directory: dir.path)
+            #expect(keys.status == 0, "\(keys.stderr)")
+            environment["COSIGN_PRIVATE_KEY"] = try String(contentsOfFile: dir.file("cosign.key"), encoding: .utf8)
+            environment["COSIGN_PUBLIC_KEY"] = try String(contentsOfFile: dir.file("cosign.pub"), encoding: .utf8)
+            try FileManager.default.removeItem(atPath: dir.file("cosign.key"))
+            try Data("artifact\n".utf8).write(to: URL(fileURLWithPath: dir.file("a.txt")))
+            let signed = try CommandRunner.lamina(
+                ["cosign", "sign-blob", "--key", "env://COSIGN_PRIVATE_KEY", "--output-signature", "a.sig", "-y", "a.txt"],
+                environment: environment, directory: dir.path)
+            #expect(signed.status == 0, "\(signed.stderr)")
+            let verified = try CommandRunner.lamina(
+                ["cosign", "verify-blob", "--key", "env://COSIGN_PUBLIC_KEY", "--signature", "a.sig", "a.txt"],
+                environment: environment, directory: dir.path)
+            #expect(verified.status == 0, "\(verified.stderr)")
+
+            let unset = try CommandRunner.lamina(
+                ["cosign", "verify-blob", "--key", "env://NO_SUCH_KEY", "--signature", "a.sig", "a.txt"], directory: dir.path)
+            #expect(unset.status != 0 && unset.stderr.contains("NO_SUCH_KEY is not set"), "\(unset.stderr)")
+            let kms = try CommandRunner.lamina(
+                ["cosign", "verify-blob", "--key", "awskms:///alias/release", "--signature", "a.sig", "a.txt"], directory: dir.path)
+            #expect(kms.status != 0 && kms.stderr.contains("awskms:// keys"), "\(kms.stderr)")
+        }
+    }
 }

@@ -40,7 +40,20 @@ enum SigningKeys {
         return try LaminaError.about(path) { try CosignPublicKey(pem: text) }
     }
 
+    /// The text of a key reference: a file, or `env://NAME` (the variable's value, as cosign reads
+    /// `--key env://COSIGN_PRIVATE_KEY` in CI). Key-management URIs (`awskms://`, `k8s://`, …) are refused by name.
     static func readText(_ path: String) throws -> String {
+        if path.hasPrefix("env://") {
+            let name = String(path.dropFirst(6))
+            guard !name.isEmpty, let value = ProcessInfo.processInfo.environment[name] else {
+                throw LaminaError(.notFound, "the environment variable \(name.isEmpty ? "(no name)" : name) is not set", subject: path)
+            }
+            return value
+        }
+        if let scheme = path.range(of: "://").map({ String(path[..<$0.lowerBound]) }), !scheme.contains("/") {
+            throw LaminaError(
+                .usage, "not supported by Lamina: \(scheme):// keys (a key file or env://VARIABLE is)", subject: path)
+        }
         guard let data = FileManager.default.contents(atPath: path) else {
             throw LaminaError(.notFound, "cannot read the file", subject: path)
         }
