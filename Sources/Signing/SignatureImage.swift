@@ -49,15 +49,16 @@ public enum SignatureImage {
     }
 
     /// `existing` (the manifest at the tag now, or nil) with `layer` appended; the config lists every layer's
-    /// digest as its diff ID (the layers are not compressed), as go-containerregistry's empty image does.
+    /// digest as its diff ID (the layers are not compressed), as go-containerregistry's empty image does. A new image
+    /// gets `mediaType` (cosign's `COSIGN_DOCKER_MEDIA_TYPES` asks for Docker's); an existing one keeps its own.
     /// - Throws: `LaminaError(.internal)` if encoding fails.
-    public static func appending(_ layer: Blob, to existing: Manifest?) throws -> Update {
+    public static func appending(_ layer: Blob, to existing: Manifest?, mediaType: MediaType = .ociManifest) throws -> Update {
         var layers = existing?.layers ?? []
         let duplicate = layers.contains { $0.digest == layer.descriptor.digest && $0.annotations == layer.descriptor.annotations }
         if !duplicate { layers.append(layer.descriptor) }
         let config = try Blob(json: SignatureConfig(diffIDs: layers.map(\.digest)), mediaType: .ociConfig)
         var manifest = Manifest(
-            mediaType: existing?.mediaType ?? .ociManifest, config: config.descriptor, layers: layers,
+            mediaType: existing?.mediaType ?? mediaType, config: config.descriptor, layers: layers,
             annotations: existing?.annotations)
         if manifest.mediaType == .dockerManifest {
             manifest.config.mediaType = .dockerConfig

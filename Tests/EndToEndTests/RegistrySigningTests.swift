@@ -177,6 +177,38 @@ extension EndToEnd {
             #expect(wrongType.status == 1 && wrongType.stderr.contains("predicate type"), "\(wrongType.stderr)")
         }
 
+        /// cosign's environment: COSIGN_REPOSITORY stores signatures in another repository, COSIGN_DOCKER_MEDIA_TYPES
+        /// writes them with Docker's media types; verification looks where the same environment says.
+        @Test func cosignRepositoryAndDockerMediaTypesFromTheEnvironment() throws {
+            let images = try sharedImages()
+            let registry = try #require(RegistryScope.registry)
+            let work = images.fixture.work + "/signing-environment"
+            try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+            let reference = "\(registry.address)/lamina-sign/env:1"
+            let pushed = try check(try lamina(["image", "push", images.single, reference, "--json"]), "push")
+            let digest = try #require((try json(pushed.stdout) as? [String: Any])?["digest"] as? String)
+            try check(try lamina(["image", "keygen", "--output-key-prefix", "\(work)/cosign"]), "keygen")
+            var environment = ["COSIGN_PASSWORD": "s3cret", "COSIGN_REPOSITORY": "\(registry.address)/lamina-sign/signatures",
+                               "COSIGN_DOCKER_MEDIA_TYPES": "1"]
+            try check(
+                try CommandRunner.lamina(
+                    ["cosign", "sign", "--key", "\(work)/cosign.key", "--tlog-upload=false", "-y", reference], environment: environment),
+                "sign")
+            let tag = "\(registry.address)/lamina-sign/signatures:" + digest.replacingOccurrences(of: ":", with: "-") + ".sig"
+            let raw = try check(try runTool("skopeo", ["inspect", "--tls-verify=false", "--raw", "docker://" + tag]), "skopeo inspect")
+            let manifest = try #require(try json(raw.stdout) as? [String: Any])
+            #expect(manifest["mediaType"] as? String == "application/vnd.docker.distribution.manifest.v2+json")
+            #expect((manifest["config"] as? [String: Any])?["mediaType"] as? String == "application/vnd.docker.container.image.v1+json")
+            try check(
+                try CommandRunner.lamina(["cosign", "verify", "--key", "\(work)/cosign.pub", reference], environment: environment),
+                "verify in COSIGN_REPOSITORY")
+            let elsewhere = try lamina(["image", "verify", "--key", "\(work)/cosign.pub", reference])
+            #expect(elsewhere.status == 1 && elsewhere.stderr.contains("no signatures found"), "\(elsewhere.stderr)")
+            environment["COSIGN_REPOSITORY"] = "other.example/signatures"
+            let foreign = try CommandRunner.lamina(["cosign", "verify", "--key", "\(work)/cosign.pub", reference], environment: environment)
+            #expect(foreign.status != 0 && foreign.stderr.contains("COSIGN_REPOSITORY"), "\(foreign.stderr)")
+        }
+
         @Test func cosignWaySignatureVerifiesAndUnsignedImageIsRefused() throws {
             let images = try sharedImages()
             let registry = try #require(RegistryScope.registry)

@@ -118,7 +118,8 @@ struct CosignTriangulate: AsyncParsableCommand {
         case .attestation: kind = .attestation
         case .sbom: kind = .sbom
         }
-        global.logger.result("\(image.name):\(SignatureImage.tag(for: digest, kind))")
+        let repository = try SignatureStore.repository(for: image, environment: ProcessInfo.processInfo.environment)
+        global.logger.result("\(repository.name):\(SignatureImage.tag(for: digest, kind))")
     }
 }
 
@@ -133,7 +134,7 @@ struct CosignTree: AsyncParsableCommand {
     func run() async throws {
         let image = try Reference(reference)
         let lines = try await registry.withClient(for: image) { client in
-            let store = SignatureStore(client: client, image: image)
+            let store = try SignatureStore(client: client, image: image)
             let digest = try await client.resolve(image).descriptor.digest
             var lines = ["📦 Supply Chain Security Related artifacts for an image: \(image.description)"]
             let kinds: [(SignatureImage.Kind, String)] = [
@@ -142,7 +143,7 @@ struct CosignTree: AsyncParsableCommand {
             ]
             for (kind, title) in kinds {
                 guard let manifest = try await store.signatureManifest(digest, kind) else { continue }
-                lines.append("└── \(title): \(image.name):\(SignatureImage.tag(for: digest, kind))")
+                lines.append("└── \(title): \(store.repository.name):\(SignatureImage.tag(for: digest, kind))")
                 for layer in manifest.layers { lines.append("   └── 🍒 \(layer.digest)") }
             }
             if lines.count == 1 { lines.append("No Supply Chain Security Related Artifacts found for image \(image.description)") }

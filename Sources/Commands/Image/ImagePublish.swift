@@ -162,7 +162,7 @@ struct ImagePublish: AsyncParsableCommand {
             let logger = global.logger
             let (attest, attach, indexSBOM) = (attestSBOM, attachSBOM, result.indexSBOM)
             try await registry.push(plan, to: target, global: global) { client, pushed in
-                let store = SignatureStore(client: client, image: target)
+                let store = try SignatureStore(client: client, image: target)
                 // apko's publish: each manifest's SBOM, and the index's when an index was pushed, as cosign attachments.
                 var files = attach ? sboms : []
                 if attach, let indexSBOM, !sboms.contains(where: { $0.0 == pushed.digest }) { files.append((pushed.digest, indexSBOM)) }

@@ -96,7 +96,7 @@ struct ImageSigner: Sendable {
     /// Signs `image`'s digest (and with `recursive` its index's manifests).
     func sign(_ image: Reference, recursive: Bool, registry: RegistryFlags, logger: Logger) async throws -> [Signed] {
         try await registry.withClient(for: image) { client in
-            let store = SignatureStore(client: client, image: image)
+            let store = try SignatureStore(client: client, image: image)
             return try await sign(try await store.targets(image, recursive: recursive), in: store, logger: logger)
         }
     }
@@ -125,7 +125,7 @@ struct ImageSigner: Sendable {
     func sign(_ digests: [Digest], in store: SignatureStore, logger: Logger) async throws -> [Signed] {
         try await Self.concurrently(digests) { digest in
             let payload = try SimpleSigningPayload(
-                dockerReference: SimpleSigningPayload.identity(of: store.repository), manifestDigest: digest,
+                dockerReference: SimpleSigningPayload.identity(of: store.imageRepository), manifestDigest: digest,
                 optional: annotations
             ).encoded()
             let signature = try signer.sign(payload)
@@ -153,7 +153,7 @@ struct ImageSigner: Sendable {
     ) async throws -> String {
         let clock = try BuildClock.fromEnvironment(ProcessInfo.processInfo.environment)
         let statement = try InTotoStatement(
-            subjectName: SimpleSigningPayload.identity(of: store.repository), subjectDigest: digest, predicateType: predicateType,
+            subjectName: SimpleSigningPayload.identity(of: store.imageRepository), subjectDigest: digest, predicateType: predicateType,
             contents: predicate, timestamp: clock.rfc3339)
         let envelope = try DSSEEnvelope.sign(try statement.encoded(), type: DSSEEnvelope.inTotoPayloadType, with: signer)
         let layer = SignatureImage.attestationLayer(envelope: try envelope.encoded(), predicateType: predicateType)
@@ -199,7 +199,7 @@ struct ImageAttest: AsyncParsableCommand {
         let logger = global.logger
         let replace = self.replace
         let (digest, tag) = try await registry.withClient(for: image) { client in
-            let store = SignatureStore(client: client, image: image)
+            let store = try SignatureStore(client: client, image: image)
             let digest = try await client.resolve(image).descriptor.digest
             let tag = try await signer.attest(
                 digest, predicate: Array(contents), predicateType: predicateType, in: store, replace: replace, logger: logger)

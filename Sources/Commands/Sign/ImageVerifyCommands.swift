@@ -98,7 +98,7 @@ struct ImageVerify: AsyncParsableCommand {
         }
         let image = try Reference(reference)
         let payloads = try await registry.withClient(for: image) { client in
-            let store = SignatureStore(client: client, image: image)
+            let store = try SignatureStore(client: client, image: image)
             let digest = try await client.resolve(image).descriptor.digest
             let verifier = CosignVerifier(
                 key: key, digest: digest, identity: identityCheck ? SimpleSigningPayload.identity(of: image) : nil, annotations: required)
@@ -135,7 +135,7 @@ struct ImageVerifyAttestation: AsyncParsableCommand {
         let logger = global.logger
         let image = try Reference(reference)
         let envelopes = try await registry.withClient(for: image) { client in
-            let store = SignatureStore(client: client, image: image)
+            let store = try SignatureStore(client: client, image: image)
             let digest = try await client.resolve(image).descriptor.digest
             let verifier = CosignVerifier(key: key, digest: digest, identity: nil)
             return try SignatureCheck(verifier: verifier, logger: logger).verified(

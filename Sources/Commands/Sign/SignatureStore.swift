@@ -22,15 +22,43 @@ extension RegistryFlags {
     }
 }
 
-/// Reads and writes cosign's signature images (`sha256-<hex>.sig` / `.att`) in an image's repository.
+/// Reads and writes cosign's signature images (`sha256-<hex>.sig` / `.att` / `.sbom`) in an image's repository, or
+/// where cosign's environment says: `COSIGN_REPOSITORY` (another repository of the same registry) and
+/// `COSIGN_DOCKER_MEDIA_TYPES` (new signature images with Docker's media types, for registries without OCI ones).
 struct SignatureStore: Sendable {
     let client: RegistryClient
-    /// The image's repository (no tag or digest).
+    /// Where the signature images live: the image's repository (no tag or digest) or `COSIGN_REPOSITORY`.
     let repository: Reference
+    /// The signed image's repository: the identity a payload names, wherever it is stored.
+    let imageRepository: Reference
+    let manifestType: MediaType
 
-    init(client: RegistryClient, image: Reference) {
+    init(client: RegistryClient, image: Reference, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
         self.client = client
-        self.repository = image.repositoryOnly
+        self.repository = try Self.repository(for: image, environment: environment)
+        self.imageRepository = image.repositoryOnly
+        self.manifestType = try Self.dockerMediaTypes(environment) ? .dockerManifest : .ociManifest
+    }
+
+    static func repository(for image: Reference, environment: [String: String]) throws -> Reference {
+        guard let value = environment["COSIGN_REPOSITORY"], !value.isEmpty else { return image.repositoryOnly }
+        let other = try LaminaError.about("COSIGN_REPOSITORY") { try Reference(value) }.repositoryOnly
+        guard other.registry == image.registry else {
+            throw LaminaError(
+                .usage, "not supported by Lamina: signatures on another registry (\(other.registry)) than the image's (\(image.registry))",
+                subject: "COSIGN_REPOSITORY")
+        }
+        return other
+    }
+
+    /// `COSIGN_DOCKER_MEDIA_TYPES` read as Go's strconv.ParseBool reads it (cosign does).
+    static func dockerMediaTypes(_ environment: [String: String]) throws -> Bool {
+        guard let value = environment["COSIGN_DOCKER_MEDIA_TYPES"], !value.isEmpty else { return false }
+        switch value {
+        case "1", "t", "T", "true", "TRUE", "True": return true
+        case "0", "f", "F", "false", "FALSE", "False": return false
+        default: throw LaminaError(.usage, "expected a boolean (true, false, 1, 0), got '\(value)'", subject: "COSIGN_DOCKER_MEDIA_TYPES")
+        }
     }
 
     /// The digests to sign for `image`: the one it names (its digest, else what its tag points at) and, with
@@ -65,14 +93,14 @@ struct SignatureStore: Sendable {
             manifest.layers.removeAll { $0.annotations?[SignatureImage.predicateTypeAnnotation] == predicateType }
             existing = manifest
         }
-        return try await put(SignatureImage.appending(layer, to: existing), layer, as: tag)
+        return try await put(SignatureImage.appending(layer, to: existing, mediaType: manifestType), layer, as: tag)
     }
 
     /// Makes `layer` the one file attached to `digest` under `kind` (cosign's attach: the image at the tag is
     /// replaced, not appended to). - Returns: `repository:sha256-<hex>.<kind>`.
     @discardableResult
     func replaceAttachment(_ layer: Blob, of digest: Digest, _ kind: SignatureImage.Kind) async throws -> String {
-        try await put(SignatureImage.appending(layer, to: nil), layer, as: SignatureImage.tag(for: digest, kind))
+        try await put(SignatureImage.appending(layer, to: nil, mediaType: manifestType), layer, as: SignatureImage.tag(for: digest, kind))
     }
 
     private func put(_ update: SignatureImage.Update, _ layer: Blob, as tag: String) async throws -> String {
