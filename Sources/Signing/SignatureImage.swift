@@ -40,6 +40,19 @@ public enum SignatureImage {
         Blob(bytes: spdx, mediaType: .spdxJSON)
     }
 
+    /// The layer media type cosign gives an attached SBOM of `type` (spdx, cyclonedx, syft) in `format` (json, xml,
+    /// text), or nil for a pair cosign does not know.
+    public static func sbomMediaType(type: String, format: String) -> MediaType? {
+        switch (type, format) {
+        case ("spdx", "json"): .spdxJSON
+        case ("spdx", "text"): MediaType("text/spdx")
+        case ("cyclonedx", "json"): MediaType("application/vnd.cyclonedx+json")
+        case ("cyclonedx", "xml"): MediaType("application/vnd.cyclonedx+xml")
+        case ("syft", "json"): MediaType("application/vnd.syft+json")
+        default: nil
+        }
+    }
+
     /// The result of adding a layer: the manifest and config to push, and whether anything changed.
     public struct Update: Sendable {
         public var manifest: Blob

@@ -209,6 +209,40 @@ extension EndToEnd {
             #expect(foreign.status != 0 && foreign.stderr.contains("COSIGN_REPOSITORY"), "\(foreign.stderr)")
         }
 
+        /// `cosign attach sbom` stores the file as cosign does (media type from --type and the file's format);
+        /// `cosign download` prints what is stored: the SBOM byte for byte, signatures as cosign's JSON lines.
+        @Test func cosignAttachAndDownload() throws {
+            let images = try sharedImages()
+            let registry = try #require(RegistryScope.registry)
+            let work = images.fixture.work + "/signing-attach"
+            try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+            let reference = "\(registry.address)/lamina-sign/attach:1"
+            let pushed = try check(try lamina(["image", "push", images.single, reference, "--json"]), "push")
+            let digest = try #require((try json(pushed.stdout) as? [String: Any])?["digest"] as? String)
+            let missing = try lamina(["cosign", "download", "sbom", reference])
+            #expect(missing.status != 0 && missing.stderr.contains("no sbom attached to \(digest)"), "\(missing.stderr)")
+
+            let xml = work + "/bom.xml"
+            let bom = "<?xml version=\"1.0\"?>\n<bom xmlns=\"http://cyclonedx.org/schema/bom/1.5\" version=\"1\"/>\n"
+            try bom.write(toFile: xml, atomically: true, encoding: .utf8)
+            try check(try lamina(["cosign", "attach", "sbom", "--sbom", xml, "--type", "cyclonedx", reference]), "attach sbom")
+            let tag = "\(registry.address)/lamina-sign/attach:" + digest.replacingOccurrences(of: ":", with: "-") + ".sbom"
+            let raw = try check(try runTool("skopeo", ["inspect", "--tls-verify=false", "--raw", "docker://" + tag]), "skopeo inspect")
+            let layers = try #require((try json(raw.stdout) as? [String: Any])?["layers"] as? [[String: Any]])
+            #expect(layers.count == 1 && layers.first?["mediaType"] as? String == "application/vnd.cyclonedx+xml", "\(layers)")
+            let downloaded = try check(try lamina(["cosign", "download", "sbom", reference]), "download sbom")
+            #expect(downloaded.stdout == bom)
+
+            try check(try lamina(["image", "keygen", "--output-key-prefix", "\(work)/cosign"]), "keygen")
+            try check(try lamina(["cosign", "sign", "--key", "\(work)/cosign.key", "--tlog-upload=false", "-y", reference]), "sign")
+            let signatures = try check(try lamina(["cosign", "download", "signature", reference]), "download signature")
+            let record = try #require(try json(signatures.stdout) as? [String: Any])
+            let payload = try #require(Data(base64Encoded: record["Payload"] as? String ?? ""))
+            let critical = try #require((try JSONSerialization.jsonObject(with: payload) as? [String: Any])?["critical"] as? [String: Any])
+            #expect((critical["image"] as? [String: Any])?["docker-manifest-digest"] as? String == digest)
+            #expect(!(record["Base64Signature"] as? String ?? "").isEmpty)
+        }
+
         @Test func cosignWaySignatureVerifiesAndUnsignedImageIsRefused() throws {
             let images = try sharedImages()
             let registry = try #require(RegistryScope.registry)

@@ -14,6 +14,7 @@ public struct Cosign: AsyncParsableCommand {
         subcommands: [
             CosignGenerateKeyPair.self, CosignImportKeyPair.self, CosignSign.self, CosignVerify.self, CosignAttest.self,
             CosignVerifyAttestation.self, CosignSignBlob.self, CosignVerifyBlob.self, CosignTriangulate.self, CosignTree.self,
+            CosignAttach.self, CosignDownload.self,
         ])
 
     public init() {}
@@ -150,5 +151,97 @@ struct CosignTree: AsyncParsableCommand {
             return lines
         }
         for line in lines { global.logger.result(line) }
+    }
+}
+
+/// `cosign attach sbom --sbom FILE REF`: the file as the one layer of `sha256-<hex>.sbom` (replacing an earlier one).
+struct CosignAttach: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "attach", abstract: "Attach an artifact to an image.", subcommands: [CosignAttachSBOM.self])
+}
+
+struct CosignAttachSBOM: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sbom", abstract: "Attach an SBOM to an image (stored at sha256-<hex>.sbom, unsigned).")
+    @Option(name: .customLong("sbom"), help: "The SBOM file.") var sbom: String
+    @Option(name: .customLong("type"), help: "spdx, cyclonedx or syft.") var type = "spdx"
+    @Option(name: .customLong("input-format"), help: "json, xml or text (default: read from the file).") var inputFormat = ""
+    @Argument(help: "The image: registry/repository[:tag|@sha256:…].") var reference: String
+    @OptionGroup var registry: RegistryFlags
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        let image = try Reference(reference)
+        guard let bytes = FileManager.default.contents(atPath: sbom).map(Array.init) else {
+            throw LaminaError(.notFound, "cannot read the file", subject: sbom)
+        }
+        let format = inputFormat.isEmpty ? Self.sniff(bytes) : inputFormat
+        guard let mediaType = SignatureImage.sbomMediaType(type: type, format: format) else {
+            throw LaminaError(.usage, "no SBOM media type for --type \(type) with format \(format)", subject: sbom)
+        }
+        global.logger.warn("attaching SBOMs this way does not sign them (cosign attest --type \(type) does)")
+        let tag = try await registry.withClient(for: image) { client in
+            let digest = try await client.resolve(image).descriptor.digest
+            let store = try SignatureStore(client: client, image: image)
+            return try await store.replaceAttachment(Blob(bytes: bytes, mediaType: mediaType), of: digest, .sbom)
+        }
+        global.logger.info("attached \(sbom) as \(tag)")
+    }
+
+    /// cosign's guess: JSON when it parses as JSON, XML when it starts with `<`, else text.
+    static func sniff(_ bytes: [UInt8]) -> String {
+        if (try? JSONSerialization.jsonObject(with: Data(bytes))) != nil { return "json" }
+        return bytes.first(where: { ![0x20, 0x09, 0x0A, 0x0D].contains($0) }) == UInt8(ascii: "<") ? "xml" : "text"
+    }
+}
+
+/// `cosign download sbom|signature|attestation REF`: what is stored for an image, on stdout (nothing is verified).
+struct CosignDownload: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "download", abstract: "Print the SBOM, signatures or attestations stored for an image (not verified).",
+        subcommands: [Item<SBOM>.self, Item<Signature>.self, Item<Attestation>.self])
+
+    protocol Kind { static var name: String { get }; static var kind: SignatureImage.Kind { get } }
+    enum SBOM: Kind { static let name = "sbom"; static let kind = SignatureImage.Kind.sbom }
+    enum Signature: Kind { static let name = "signature"; static let kind = SignatureImage.Kind.signature }
+    enum Attestation: Kind { static let name = "attestation"; static let kind = SignatureImage.Kind.attestation }
+
+    struct Item<K: Kind>: AsyncParsableCommand {
+        static var configuration: CommandConfiguration {
+            CommandConfiguration(commandName: K.name, abstract: "Print the \(K.name) layers stored for an image.")
+        }
+        @Argument(help: "The image: registry/repository[:tag|@sha256:…].") var reference: String
+        @OptionGroup var registry: RegistryFlags
+        @OptionGroup var global: GlobalOptions
+
+        func run() async throws {
+            let image = try Reference(reference)
+            let lines = try await registry.withClient(for: image) { client in
+                let digest = try await client.resolve(image).descriptor.digest
+                let store = try SignatureStore(client: client, image: image)
+                guard let layers = try await store.layers(digest, K.kind), !layers.isEmpty else {
+                    throw LaminaError(.notFound, "no \(K.name) attached to \(digest)", subject: image.description)
+                }
+                return try layers.map { descriptor, bytes in try CosignDownload.line(K.kind, descriptor, try bytes.get()) }
+            }
+            for line in lines { Terminal.standardOutput.write(line) }
+        }
+    }
+
+    /// An SBOM as stored; an attestation's DSSE envelope as one line; a signature as cosign prints it.
+    static func line(_ kind: SignatureImage.Kind, _ descriptor: Descriptor, _ bytes: [UInt8]) throws -> String {
+        switch kind {
+        case .sbom:
+            return String(decoding: bytes, as: UTF8.self)
+        case .attestation:
+            return String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) + "\n"
+        case .signature:
+            let record: [String: String?] = [
+                "Base64Signature": descriptor.annotations?[SignatureImage.signatureAnnotation] ?? "",
+                "Payload": Base64.encode(bytes), "Cert": nil, "Chain": nil, "Bundle": nil, "RFC3161Timestamp": nil,
+            ]
+            let data = try JSONSerialization.data(withJSONObject: record.mapValues { $0 ?? NSNull() as Any }, options: [.sortedKeys])
+            return String(decoding: data, as: UTF8.self) + "\n"
+        }
     }
 }
