@@ -24,9 +24,10 @@ enum AlpineGuest {
 
     /// Writes the repository under `directory/repo` and the key pair beside it.
     static func make(in directory: String) throws -> Repository {
+        let packages = try Minirootfs.stage(.whole, in: directory)
         let (privateKey, publicKey) = try TestKey.writePair(in: directory)
         let repo = directory + "/repo"
-        _ = try SignedRepository.make(at: repo, packages: Minirootfs.stage(.whole, in: directory))
+        _ = try SignedRepository.make(at: repo, packages: packages)
         return Repository(path: repo, privateKey: privateKey, publicKey: publicKey)
     }
 }
