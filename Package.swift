@@ -64,7 +64,7 @@ let package = Package(
         .target(name: "Registry", dependencies: ["LaminaCore", "OCI", "HTTPTransport"], swiftSettings: strict),
         .target(name: "ELF", dependencies: ["LaminaCore", "Archive"], swiftSettings: strict),
         .target(
-            name: "Scan", dependencies: ["LaminaCore", "APK", "Archive", "OCI", .product(name: "Yams", package: "Yams")],
+            name: "Scan", dependencies: ["LaminaCore", "APK", "Archive", "Config", "OCI", .product(name: "Yams", package: "Yams")],
             swiftSettings: strict),
         .target(
             name: "Sandbox",
@@ -141,10 +141,11 @@ let package = Package(
             ],
             swiftSettings: strict),
         .executableTarget(name: "lamina", dependencies: ["Commands"], swiftSettings: strict),
-        .executableTarget(name: "lamina-bench", dependencies: ["Archive", "LaminaCore"], swiftSettings: strict),
+        .executableTarget(
+            name: "lamina-bench", dependencies: ["Archive", "LaminaCore", "TestSupport"], swiftSettings: strict),
         .target(
             name: "FuzzTargets",
-            dependencies: ["APK", "Archive", "Config", "ELF", "LaminaCore", "OCI", "Registry", "SBOM", "Scan"],
+            dependencies: ["APK", "Archive", "Config", "ELF", "LaminaCore", "OCI", "Registry", "SBOM", "Scan", "Signing"],
             swiftSettings: strict),
         .target(
             name: "HTTPTransport",
@@ -177,7 +178,8 @@ let package = Package(
             name: "RootFSTests", dependencies: ["RootFS", "APK", "Archive", "LaminaCore", "Sandbox", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "ConfigTests", dependencies: ["Config", "LaminaCore", "TestSupport"], swiftSettings: strict),
         .testTarget(
-            name: "FuzzRegressionTests", dependencies: ["FuzzTargets", "APK", "Archive", "Config", "LaminaCore", "TestSupport"],
+            name: "FuzzRegressionTests",
+            dependencies: ["FuzzTargets", "APK", "Archive", "Config", "LaminaCore", "Scan", "Signing", "TestSupport"],
             exclude: ["Inputs"], swiftSettings: strict),
         .testTarget(name: "OCITests", dependencies: ["OCI", "LaminaCore", "TestSupport"], swiftSettings: strict),
         .testTarget(

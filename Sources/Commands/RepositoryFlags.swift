@@ -115,16 +115,3 @@ func withScratchDirectory<T>(_ label: String = "lamina", _ body: (String) async 
     defer { try? FileManager.default.removeItem(atPath: scratch) }
     return try await body(scratch)
 }
-
-/// Runs `body` and then `shutdown`, on success and on error alike.
-func withShutdown<T>(_ body: () async throws -> T, shutdown: () async -> Void) async throws -> T {
-    let result: T
-    do {
-        result = try await body()
-    } catch {
-        await shutdown()
-        throw error
-    }
-    await shutdown()
-    return result
-}

@@ -8,6 +8,7 @@ import OCI
 import Registry
 import SBOM
 import Scan
+import Signing
 
 /// Every parser of bytes from outside, as a function of one input: what libFuzzer drives (the
 /// `lamina-fuzz` executable, built by `scripts/fuzz`) and what the regression tests replay.
@@ -19,6 +20,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case tar, gzip, apk, apkindex, pkginfo, dependency, version, installeddb
     case melange, apko, lockfile, elf, pkgconfig, ociManifest = "oci-manifest", ociIndex = "oci-index", ociConfig = "oci-config"
     case authChallenge = "auth-challenge", dockerConfig = "docker-config", secdb, osRelease = "os-release", spdx
+    case cosignKey = "cosign-key"
 
     /// Small limits: a fuzz input of a few KiB must not be able to ask for gigabytes.
     static let limits = SizeLimits(
@@ -89,7 +91,24 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
             _ = try? OperatingSystemInfo.parse(osRelease: text)
         case .spdx:
             _ = try? SPDXJSON.decode(bytes, what: "fuzz")
+        case .cosignKey:
+            Self.importCosignKey(bytes, text: text)
         }
+    }
+
+    /// Every way a cosign key is read: public keys (PEM, DER), private keys (PKCS#8 / SEC1 / PKCS#1 PEM, DER) and
+    /// encrypted cosign keys. An encrypted key is decrypted only when its scrypt cost is small: a real one costs
+    /// 32-64 MiB and about a second, which no fuzz input may spend (the envelope parser bounds N, r and p).
+    static func importCosignKey(_ bytes: [UInt8], text: String) {
+        _ = try? CosignPublicKey(pem: text)
+        _ = try? CosignPublicKey(der: bytes)
+        _ = try? CosignPrivateKey(der: bytes)
+        guard let block = try? PEMBlock(parsing: text) else { return }
+        if block.label == EncryptedKey.label || block.label == EncryptedKey.legacyLabel {
+            guard let envelope = try? EncryptedKey(json: block.bytes), envelope.scrypt.n * envelope.scrypt.r <= 1 << 13 else { return }
+            _ = try? envelope.open(password: Array("123".utf8))
+        }
+        _ = try? CosignPrivateKey(pem: text, password: { Array("123".utf8) })
     }
 
     /// Inputs written here for targets whose format has few or no loose files in the test data.
@@ -138,6 +157,11 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .secdb: match = { $0.contains("secdb") || $0.hasSuffix("security.json") }
         case .osRelease: match = { $0.hasSuffix("os-release") || $0.hasSuffix("alpine-release") }
         case .spdx: match = { $0.hasSuffix(".spdx.json") }
+        case .cosignKey:
+            match = {
+                $0.contains("/security/sigstore")
+                    && ($0.hasSuffix(".key") || $0.hasSuffix(".pub") || $0.hasSuffix(".pem") || $0.hasSuffix(".b64"))
+            }
         }
         guard let walker = FileManager.default.enumerator(atPath: testdata) else { return [] }
         var found: [(String, Int)] = []

@@ -79,15 +79,7 @@ public final class HTTPClientTransport: HTTPTransport {
         _ body: (HTTPClientTransport) async throws -> T
     ) async throws -> T {
         let transport = HTTPClientTransport(configuration: configuration)
-        let result: T
-        do {
-            result = try await body(transport)
-        } catch {
-            try? await transport.shutdown()
-            throw error
-        }
-        try await transport.shutdown()
-        return result
+        return try await withShutdown({ try await body(transport) }, shutdown: { try await transport.shutdown() })
     }
 
     /// Closes every connection. Must be called once before the transport is released.

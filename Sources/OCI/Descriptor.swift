@@ -58,9 +58,7 @@ public struct Descriptor: Codable, Sendable, Hashable {
         urls = try c.decodeIfPresent([String].self, forKey: .urls).nonEmpty
         annotations = try c.decodeIfPresent([String: String].self, forKey: .annotations).nonEmpty
         platform = try c.decodeIfPresent(Platform.self, forKey: .platform)
-        artifactType = try c.decodeIfPresent(MediaType.self, forKey: .artifactType).flatMap {
-            $0.rawValue.isEmpty ? nil : $0
-        }
+        artifactType = try c.decodeMediaTypeIfPresent(forKey: .artifactType)
         if let text = try c.decodeIfPresent(String.self, forKey: .data), !text.isEmpty {
             guard let bytes = Base64.decode(text) else {
                 throw DecodingError.dataCorruptedError(forKey: .data, in: c, debugDescription: "data is not base64")

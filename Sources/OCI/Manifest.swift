@@ -37,15 +37,9 @@ public struct Manifest: Codable, Sendable, Hashable {
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        schemaVersion = try c.decode(Int.self, forKey: .schemaVersion)
-        guard schemaVersion == 2 else {
-            throw DecodingError.dataCorruptedError(
-                forKey: .schemaVersion, in: c, debugDescription: "schemaVersion \(schemaVersion), want 2")
-        }
-        mediaType = try c.decodeIfPresent(MediaType.self, forKey: .mediaType).flatMap { $0.rawValue.isEmpty ? nil : $0 }
-        artifactType = try c.decodeIfPresent(MediaType.self, forKey: .artifactType).flatMap {
-            $0.rawValue.isEmpty ? nil : $0
-        }
+        schemaVersion = try c.decodeSchemaVersion2(forKey: .schemaVersion)
+        mediaType = try c.decodeMediaTypeIfPresent(forKey: .mediaType)
+        artifactType = try c.decodeMediaTypeIfPresent(forKey: .artifactType)
         config = try c.decode(Descriptor.self, forKey: .config)
         layers = try c.decodeIfPresent([Descriptor].self, forKey: .layers) ?? []
         subject = try c.decodeIfPresent(Descriptor.self, forKey: .subject)

@@ -78,3 +78,20 @@ public struct MediaType: RawRepresentable, Hashable, Sendable, Codable, Comparab
         rawValue.hasPrefix("application/vnd.oci.image.layer.") || rawValue.hasPrefix("application/vnd.docker.image.rootfs.")
     }
 }
+
+extension KeyedDecodingContainer {
+    /// An optional media type; an empty string counts as absent (Go's `omitempty` writers never send one, other
+    /// writers do).
+    func decodeMediaTypeIfPresent(forKey key: Key) throws -> MediaType? {
+        try decodeIfPresent(MediaType.self, forKey: key).flatMap { $0.rawValue.isEmpty ? nil : $0 }
+    }
+
+    /// `schemaVersion` of an image manifest or index, which must be 2.
+    func decodeSchemaVersion2(forKey key: Key) throws -> Int {
+        let version = try decode(Int.self, forKey: key)
+        guard version == 2 else {
+            throw DecodingError.dataCorruptedError(forKey: key, in: self, debugDescription: "schemaVersion \(version), want 2")
+        }
+        return version
+    }
+}

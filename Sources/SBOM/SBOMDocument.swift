@@ -204,9 +204,7 @@ public struct ExternalReference: Sendable, Hashable {
     }
 
     /// A `PACKAGE-MANAGER` purl reference.
-    public static func purl(_ purl: PackageURL) -> ExternalReference {
-        ExternalReference(category: "PACKAGE-MANAGER", type: "purl", locator: purl.description)
-    }
+    public static func purl(_ purl: PackageURL) -> ExternalReference { .purl(purl.description) }
 
     /// A `PACKAGE-MANAGER` purl reference from an already rendered purl.
     public static func purl(_ locator: String) -> ExternalReference {

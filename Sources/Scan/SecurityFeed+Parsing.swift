@@ -1,4 +1,5 @@
 import APK
+import Config
 import Foundation
 import LaminaCore
 import Yams
@@ -82,9 +83,11 @@ struct FeedNode {
         let text = String(decoding: bytes, as: UTF8.self)
         let node: Node?
         do {
-            node = try Yams.compose(yaml: text)
+            node = try ExpansionBudget.compose(text, file: source, single: true)
         } catch let error as YamlError {
             throw LaminaError(.malformed, "invalid YAML: \(describe(error))", subject: source, cause: error)
+        } catch let error as LaminaError {
+            throw error  // an alias bomb, named at its line
         } catch {
             throw LaminaError(.malformed, "invalid YAML: \(error)", subject: source, cause: error)
         }

@@ -14,22 +14,20 @@ public struct RecordedTunnel: Sendable {
 /// fixed upstream on 127.0.0.1 (normally a ``TestHTTPServer``), so clients can use made-up host names and no
 /// traffic leaves the machine. Records each `CONNECT`.
 public final class TestHTTPProxy: Sendable {
-    public let port: Int
     private let state: ProxyState
-    private let group: MultiThreadedEventLoopGroup
-    private let task: Task<Void, Never>
+    private let service: LoopbackService
+
+    public var port: Int { service.port }
 
     /// `http://127.0.0.1:PORT`, for `HTTP_PROXY`.
     public var url: String { "http://127.0.0.1:\(port)" }
 
     /// Starts a proxy whose tunnels all lead to `127.0.0.1:upstreamPort`.
     public static func start(upstreamPort: Int) async throws -> TestHTTPProxy {
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let state = ProxyState()
-        let (channel, port) = try await bindLoopback(group: group, what: "test proxy") { child in
+        let service = try await LoopbackService.start(what: "test proxy") { child in
             try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: child)
-        }
-        let task = Task<Void, Never> {
+        } acceptLoop: { channel, group in
             _ = try? await withThrowingDiscardingTaskGroup { tasks in
                 try await channel.executeThenClose { inbound in
                     for try await client in inbound {
@@ -40,22 +38,16 @@ public final class TestHTTPProxy: Sendable {
                 }
             }
         }
-        return TestHTTPProxy(port: port, state: state, group: group, task: task)
+        return TestHTTPProxy(state: state, service: service)
     }
 
-    private init(port: Int, state: ProxyState, group: MultiThreadedEventLoopGroup, task: Task<Void, Never>) {
-        self.port = port
+    private init(state: ProxyState, service: LoopbackService) {
         self.state = state
-        self.group = group
-        self.task = task
+        self.service = service
     }
 
     /// Stops the proxy and closes every tunnel.
-    public func shutdown() async throws {
-        task.cancel()
-        await task.value
-        try await group.shutdownGracefully()
-    }
+    public func shutdown() async throws { try await service.shutdown() }
 
     /// Every `CONNECT` received so far.
     public func tunnels() async -> [RecordedTunnel] { await state.tunnels }
@@ -122,15 +114,7 @@ public func withTestHTTPProxy<T>(upstream server: TestHTTPServer, _ body: (TestH
     async throws -> T
 {
     let proxy = try await TestHTTPProxy.start(upstreamPort: server.port)
-    let result: T
-    do {
-        result = try await body(proxy)
-    } catch {
-        try? await proxy.shutdown()
-        throw error
-    }
-    try await proxy.shutdown()
-    return result
+    return try await withShutdown({ try await body(proxy) }, shutdown: { try await proxy.shutdown() })
 }
 
 actor ProxyState {

@@ -72,11 +72,11 @@ public enum TestHTTPFault: Sendable {
 ///
 /// Start it with ``withTestHTTPServer(root:_:)``, which always shuts it down.
 public final class TestHTTPServer: Sendable {
-    /// The port it listens on.
-    public let port: Int
     private let state: ServerState
-    private let group: MultiThreadedEventLoopGroup
-    private let task: Task<Void, Never>
+    private let service: LoopbackService
+
+    /// The port it listens on.
+    public var port: Int { service.port }
 
     /// `http://127.0.0.1:PORT` (no trailing slash).
     public var baseURL: String { "http://127.0.0.1:\(port)" }
@@ -86,29 +86,23 @@ public final class TestHTTPServer: Sendable {
 
     /// Starts a server; `root` is a folder whose files are served under `/`.
     public static func start(root: String? = nil) async throws -> TestHTTPServer {
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let state = ServerState(root: root)
-        let (channel, port) = try await bindLoopback(group: group, what: "test HTTP server") { child in
+        let service = try await LoopbackService.start(what: "test HTTP server") { child in
             try child.pipeline.syncOperations.configureHTTPServerPipeline()
             return try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(wrappingChannelSynchronously: child)
+        } acceptLoop: { channel, _ in
+            await Self.acceptLoop(channel, state: state)
         }
-        let task = Task { await Self.acceptLoop(channel, state: state) }
-        return TestHTTPServer(port: port, state: state, group: group, task: task)
+        return TestHTTPServer(state: state, service: service)
     }
 
-    private init(port: Int, state: ServerState, group: MultiThreadedEventLoopGroup, task: Task<Void, Never>) {
-        self.port = port
+    private init(state: ServerState, service: LoopbackService) {
         self.state = state
-        self.group = group
-        self.task = task
+        self.service = service
     }
 
     /// Stops accepting, closes every connection and frees the event loop.
-    public func shutdown() async throws {
-        task.cancel()
-        await task.value
-        try await group.shutdownGracefully()
-    }
+    public func shutdown() async throws { try await service.shutdown() }
 
     // MARK: Configuration
 
@@ -237,15 +231,7 @@ public final class TestHTTPServer: Sendable {
 /// Runs `body` with a started server and shuts the server down afterwards, also when `body` throws.
 public func withTestHTTPServer<T>(root: String? = nil, _ body: (TestHTTPServer) async throws -> T) async throws -> T {
     let server = try await TestHTTPServer.start(root: root)
-    let result: T
-    do {
-        result = try await body(server)
-    } catch {
-        try? await server.shutdown()
-        throw error
-    }
-    try await server.shutdown()
-    return result
+    return try await withShutdown({ try await body(server) }, shutdown: { try await server.shutdown() })
 }
 
 /// What to send for one request.

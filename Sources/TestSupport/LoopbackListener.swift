@@ -27,3 +27,30 @@ func bindLoopback<Inbound: Sendable, Outbound: Sendable>(
     }
     return (channel, port)
 }
+
+/// A test service listening on 127.0.0.1: its port, its event loop group and the task accepting connections.
+struct LoopbackService: Sendable {
+    let port: Int
+    private let group: MultiThreadedEventLoopGroup
+    private let task: Task<Void, Never>
+
+    /// Binds a port (see ``bindLoopback(group:what:wrap:)``) and runs `acceptLoop` on the listening channel, with
+    /// the event loop group for outbound connections, until ``shutdown()``.
+    static func start<Inbound: Sendable, Outbound: Sendable>(
+        what: String, wrap: @escaping @Sendable (any Channel) throws -> NIOAsyncChannel<Inbound, Outbound>,
+        acceptLoop: @escaping @Sendable (
+            NIOAsyncChannel<NIOAsyncChannel<Inbound, Outbound>, Never>, MultiThreadedEventLoopGroup
+        ) async -> Void
+    ) async throws -> LoopbackService {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let (channel, port) = try await bindLoopback(group: group, what: what, wrap: wrap)
+        return LoopbackService(port: port, group: group, task: Task { await acceptLoop(channel, group) })
+    }
+
+    /// Stops accepting, closes every connection and frees the event loop.
+    func shutdown() async throws {
+        task.cancel()
+        await task.value
+        try await group.shutdownGracefully()
+    }
+}

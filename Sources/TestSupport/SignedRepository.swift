@@ -14,6 +14,22 @@ public enum TestKey {
         }
     }()
 
+    /// A second key, trusted by nothing (made once per process, like ``shared``), here named `keyName`: an
+    /// impostor under a trusted key's name, or a stranger.
+    public static func stranger(named keyName: String) -> SigningKey {
+        var key = strangerKey
+        key.keyName = keyName
+        return key
+    }
+
+    private static let strangerKey: SigningKey = {
+        do {
+            return try SigningKey.generate(bits: 2048, keyName: "stranger.rsa.pub")
+        } catch {
+            fatalError("cannot generate the stranger test key: \(error)")
+        }
+    }()
+
     /// Writes ``shared`` as `lamina-test.rsa` (PKCS#1 PEM) and `lamina-test.rsa.pub` into `directory`.
     public static func writePair(in directory: String) throws -> (privateKey: String, publicKey: String) {
         let privateKey = directory + "/lamina-test.rsa"

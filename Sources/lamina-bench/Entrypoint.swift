@@ -5,13 +5,20 @@
 #endif
 import Archive
 import LaminaCore
+import TestSupport
 
-/// Hidden benchmark helper (not shipped): compresses stdin to stdout.
+/// Hidden benchmark helper (not shipped).
 ///
 ///     lamina-bench gzip [--threads N] [--block-size BYTES] [--level L] [--single]
 ///
-/// `--single` uses the one-stream `GzipWriter`; otherwise `ParallelGzipWriter`. Prints
-/// `in=<bytes> out=<bytes> seconds=<wall>` on stderr.
+/// compresses stdin to stdout: `--single` uses the one-stream `GzipWriter`; otherwise `ParallelGzipWriter`.
+/// Prints `in=<bytes> out=<bytes> seconds=<wall>` on stderr.
+///
+///     lamina-bench stage-minirootfs whole|musl-busybox|installed-database WORK
+///
+/// splits the Alpine minirootfs of ../shared/testdata into package folders under WORK (the tests' splitter,
+/// ``Minirootfs/stage(_:in:)``) and prints one line a package: `FOLDER<TAB>NAME<TAB>VERSION<TAB>FLAGS`, FLAGS being
+/// `--dep D` and `--provides P` for `lamina package create`.
 @main
 enum LaminaBench {
     static func main() {
@@ -24,8 +31,12 @@ enum LaminaBench {
     }
 
     static func run(_ args: [String]) throws {
+        if args.first == "stage-minirootfs" { return try stageMinirootfs(Array(args.dropFirst())) }
         guard args.first == "gzip" else {
-            throw LaminaError(.usage, "usage: lamina-bench gzip [--threads N] [--block-size BYTES] [--level L] [--single]")
+            throw LaminaError(
+                .usage,
+                "usage: lamina-bench gzip [--threads N] [--block-size BYTES] [--level L] [--single]\n"
+                    + "       lamina-bench stage-minirootfs whole|musl-busybox|installed-database WORK")
         }
         var threads: Int?
         var blockSize = ParallelGzipWriter.defaultBlockSize
@@ -68,6 +79,24 @@ enum LaminaBench {
         clock_gettime(CLOCK_MONOTONIC, &end)
         let seconds = Double(end.tv_sec - start.tv_sec) + Double(end.tv_nsec - start.tv_nsec) / 1e9
         try FileDescriptorSink(fd: 2).write(Array("in=\(inputCount) out=\(outputCount) seconds=\(seconds)\n".utf8))
+    }
+}
+
+extension LaminaBench {
+    static func stageMinirootfs(_ args: [String]) throws {
+        let splits: [String: Minirootfs.Split] = [
+            "whole": .whole, "musl-busybox": .muslBusybox, "installed-database": .installedDatabase,
+        ]
+        guard args.count == 2, let split = splits[args[0]] else {
+            throw LaminaError(.usage, "usage: lamina-bench stage-minirootfs whole|musl-busybox|installed-database WORK")
+        }
+        var lines = ""
+        for package in try Minirootfs.stage(split, in: args[1]) {
+            let flags = package.depends.map { "--dep \($0)" } + package.provides.map { "--provides \($0)" }
+            lines += [package.directory ?? "", package.name, package.version, flags.joined(separator: " ")]
+                .joined(separator: "\t") + "\n"
+        }
+        try FileDescriptorSink(fd: 1).write(Array(lines.utf8))
     }
 }
 

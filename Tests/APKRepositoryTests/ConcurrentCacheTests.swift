@@ -192,7 +192,7 @@ import Testing
                     let trusted = try Data(contentsOf: URL(fileURLWithPath: cachedPath))
                     let etag = try String(contentsOfFile: cachedPath + ".etag", encoding: .utf8)
 
-                    let stranger = try SigningKey.generate(bits: 2048, keyName: "stranger.rsa.pub")
+                    let stranger = TestKey.stranger(named: "stranger.rsa.pub")
                     await server.setFile("/x86_64/APKINDEX.tar.gz", try APKIndex(packages: [], description: "evil").archiveBytes(signingKeys: [stranger]))
                     let error = await #expect(throws: LaminaError.self) { try await client.loadIndex(reference, architecture: "x86_64") }
                     #expect(error?.code == .untrusted)

@@ -9,8 +9,7 @@ import Testing
     static let gzipAvailable = FileManager.default.isExecutableFile(atPath: "/bin/gzip")
     static let python = CommandRunner.which("python3")
     static let pigz = CommandRunner.which("pigz")
-    static let minirootfs = SharedTestData.path(
-        "alpinelinux+docker-alpine/x86_64/alpine-minirootfs-3.20.3-x86_64.tar.gz")
+    static let minirootfs = Minirootfs.tarball
 
     enum Kind: String, CaseIterable, Sendable { case random, text }
 

@@ -126,7 +126,7 @@ import Testing
 
     @Test(.enabled(if: SharedTestData.isAvailable, "needs ../shared/testdata"))
     func readsAlpineMinirootfs() throws {
-        let path = SharedTestData.path("alpinelinux+docker-alpine/x86_64/alpine-minirootfs-3.20.3-x86_64.tar.gz")
+        let path = Minirootfs.tarball
         let gzip = try GzipReader(try FileSource(path: path), name: path)
         gzip.continuous = true
         let reader = TarReader(gzip)

@@ -4,6 +4,22 @@ import Testing
 
 /// The binary started as `cosign` (a symlink) or as `lamina cosign …` speaks cosign's command line.
 @Suite struct CosignFaceTests {
+    /// cosign's subcommand names and abstracts, each backed by the `image` command of the same flags.
+    @Test func helpListsCosignsNames() throws {
+        let help = try CommandRunner.lamina(["cosign", "--help"])
+        #expect(help.status == 0)
+        let expected = [
+            "generate-key-pair       Generate cosign.key (encrypted) and cosign.pub (ECDSA",
+            "verify-attestation      Verify an image's attestations with --key.",
+            "sign-blob               Sign a file with --key.",
+            "verify-blob             Verify a file's signature (--signature) with --key.",
+        ]
+        for line in expected { #expect(help.stdout.contains(line), "\(help.stdout)") }
+        #expect(!help.stdout.contains("keygen"))
+        let flags = try CommandRunner.lamina(["cosign", "sign-blob", "--help"])
+        #expect(flags.stdout.contains("--output-signature"), "\(flags.stdout)")
+    }
+
     @Test func keyPairSignBlobAndVerifyThroughTheCosignName() throws {
         try TemporaryDirectory.withSync { dir in
             let cosign = dir.file("cosign")

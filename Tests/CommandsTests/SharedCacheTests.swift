@@ -8,29 +8,20 @@ import Testing
 /// Two `lamina image build-minirootfs` processes filling one `--cache-dir` at the same time, from a
 /// signed repository served on 127.0.0.1.
 @Suite struct SharedCacheTests {
-    static let key: SigningKey = try! SigningKey.generate(bits: 2048, keyName: "shared-cache.rsa.pub")
-
     /// Writes a signed repository of `count` packages (a chain of dependencies) into `root/x86_64`.
     static func makeRepository(_ root: String, count: Int) throws -> [String] {
-        let dir = root + "/x86_64"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        var infos: [PackageInfo] = []
         var state: UInt64 = 99
-        for i in 0..<count {
+        let packages = (0..<count).map { i in
             let name = String(format: "pkg%02d", i)
-            let src = root + "/src/" + name
-            try FileManager.default.createDirectory(atPath: src + "/usr/share/" + name, withIntermediateDirectories: true)
             let noise = (0..<(60_000 + 5_000 * i)).map { _ -> UInt8 in
                 state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
                 return UInt8(33 + (state >> 33) % 90)
             }
-            try Data(noise).write(to: URL(fileURLWithPath: src + "/usr/share/\(name)/data"))
-            var info = PackageInfo(name: name, version: "1.0-r0", arch: "x86_64", license: "MIT", origin: name)
-            if i > 0 { info.depends = [try Dependency(parsing: String(format: "pkg%02d", i - 1))] }
-            infos.append(try PackageWriter(info: info, clock: BuildClock(epoch: 0), signingKeys: [key]).write(directory: src, to: dir + "/\(name)-1.0-r0.apk"))
+            return TestPackage(
+                name, "1.0-r0", depends: i > 0 ? [String(format: "pkg%02d", i - 1)] : [],
+                files: ["usr/share/\(name)/data": String(decoding: noise, as: UTF8.self)])
         }
-        try AtomicFileSink.write(try APKIndex(packages: infos, description: "shared cache").archiveBytes(signingKeys: [key]), to: dir + "/APKINDEX.tar.gz")
-        return infos.map(\.name)
+        return try SignedRepository.make(at: root, packages: packages).packages.map(\.name)
     }
 
     /// Runs the `lamina` binary on a plain thread, so the in-process server keeps its own.
@@ -44,8 +35,7 @@ import Testing
         _ dir: TemporaryDirectory, count: Int, _ body: (String, [String]) async throws -> Void
     ) async throws {
         let names = try makeRepository(dir.file("repo"), count: count)
-        let keyPath = dir.file("shared-cache.rsa.pub")
-        try Data(key.publicKey.pem.utf8).write(to: URL(fileURLWithPath: keyPath))
+        let keyPath = try TestKey.writePair(in: dir.path).publicKey
         try await withTestHTTPServer(root: dir.file("repo")) { server in
             await server.addFault(.delay(.milliseconds(5)), for: "*")
             let config = dir.file("apko.yaml")

@@ -21,7 +21,7 @@ struct FixtureError: Error, CustomStringConvertible {
 }
 
 /// The Alpine 3.20.3 minirootfs, real musl + busybox.
-let minirootfsPath = SharedTestData.path("alpinelinux+docker-alpine/x86_64/alpine-minirootfs-3.20.3-x86_64.tar.gz")
+let minirootfsPath = Minirootfs.tarball
 
 /// The fixed build date of every fixture package and image.
 let fixtureEpoch = "1700000000"
@@ -58,38 +58,12 @@ struct FixtureRepository: Sendable {
         let privateKey = keys + "/lamina-e2e.rsa"
         try check(try CommandRunner.lamina(["keygen", privateKey, "--bits", "2048"]), "lamina keygen")
 
-        // Unpack the minirootfs and split it into package folders.
-        let rootfs = root + "/rootfs"
-        try fm.createDirectory(atPath: rootfs, withIntermediateDirectories: true)
-        try check(try CommandRunner.run("/bin/tar", ["-xzf", minirootfsPath, "-C", rootfs]), "tar -x minirootfs")
+        // Unpack the minirootfs and split it into package folders (musl, busybox, alpine-base).
+        let staged = try Minirootfs.stage(.muslBusybox, in: root)
         let stage = root + "/stage"
-        for name in baseNames + ["hello", "clash", "s6"] {
+        for name in ["hello", "clash", "s6"] {
             try fm.createDirectory(atPath: "\(stage)/\(name)", withIntermediateDirectories: true)
         }
-        try check(try CommandRunner.run("/bin/cp", ["-a", rootfs + "/.", stage + "/alpine-base/"]), "cp -a rootfs")
-        let base = stage + "/alpine-base"
-        for generated in ["etc/apk", "lib/apk"] { try fm.removeItem(atPath: "\(base)/\(generated)") }
-        func move(_ relative: String, to package: String) throws {
-            let destination = "\(stage)/\(package)/\(relative)"
-            try fm.createDirectory(
-                atPath: (destination as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-            try fm.moveItem(atPath: "\(base)/\(relative)", toPath: destination)
-        }
-        var toMove: [(String, String)] = []
-        for case let relative as String in fm.enumerator(atPath: base) ?? .init() {
-            let full = "\(base)/\(relative)"
-            if relative.hasPrefix("lib/ld-musl-") || relative.hasPrefix("lib/libc.musl-") {
-                toMove.append((relative, "musl"))
-            } else if relative == "bin/busybox" {
-                toMove.append((relative, "busybox"))
-            } else if let target = try? fm.destinationOfSymbolicLink(atPath: full), target == "/bin/busybox" {
-                toMove.append((relative, "busybox"))
-            }
-        }
-        guard toMove.count > 300 else {
-            throw FixtureError(message: "minirootfs split found only \(toMove.count) musl/busybox files")
-        }
-        for (relative, package) in toMove { try move(relative, to: package) }
 
         try fm.createDirectory(atPath: stage + "/hello/usr/bin", withIntermediateDirectories: true)
         try Data("#!/bin/sh\necho \"Hello from Lamina\"\n".utf8).write(
@@ -103,14 +77,12 @@ struct FixtureRepository: Sendable {
         try Data("#!/bin/sh\necho clash\n".utf8).write(to: URL(fileURLWithPath: stage + "/clash/usr/bin/hello"))
 
         // Packages.
-        let dependencies = [
-            "musl": [], "busybox": ["musl"], "alpine-base": ["busybox", "musl"], "hello": ["alpine-base"], "clash": [],
-            "s6": [],
-        ]
-        let versions = [
-            "musl": "1.2.5-r0", "busybox": "1.36.1-r29", "alpine-base": "3.20.3-r0", "hello": "1.0.0-r0",
-            "clash": "1.0.0-r0",
-        ]
+        var dependencies = ["hello": ["alpine-base"], "clash": [], "s6": []]
+        var versions = ["hello": "1.0.0-r0", "clash": "1.0.0-r0"]
+        for package in staged {
+            versions[package.name] = package.version
+            dependencies[package.name] = package.depends
+        }
         func create(_ name: String, arch: String, into dir: String) throws {
             var arguments = [
                 "package", "create", "\(stage)/\(name)", "--name", name, "--version", versions[name] ?? "1.0.0-r0",
@@ -138,7 +110,7 @@ struct FixtureRepository: Sendable {
                     environment: env),
                 "lamina package index (\(arch))")
         }
-        try? fm.removeItem(atPath: rootfs)
+        try? fm.removeItem(atPath: root + "/rootfs")
         try? fm.removeItem(atPath: stage)
         return FixtureRepository(
             repository: repository, privateKey: privateKey, publicKey: privateKey + ".pub", work: work)

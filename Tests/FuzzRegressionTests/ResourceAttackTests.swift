@@ -3,6 +3,8 @@ import Archive
 import Config
 import Foundation
 import LaminaCore
+import Scan
+import Signing
 import Testing
 
 /// Inputs built to exhaust memory, disk or time: each ends in a clear error (or a correct result)
@@ -65,6 +67,60 @@ import Testing
         #expect(error?.description.contains("YAML alias bomb?") == true, "\(error?.description ?? "")")
     }
 
+    /// The security-feed reader walks its YAML tree like the config decoder: the same budget bounds it.
+    @Test func yamlAliasBombInASecurityFeed() {
+        let yaml = Self.laughs(under: "packages")
+        let error = #expect(throws: LaminaError.self) { _ = try SecurityFeed.parse(Array(yaml.utf8), source: "secdb.yaml") }
+        #expect(error?.code == .limitExceeded)
+        #expect(error?.description.hasPrefix("secdb.yaml:") == true, "\(error?.description ?? "")")
+        #expect(error?.description.contains("YAML alias bomb?") == true, "\(error?.description ?? "")")
+    }
+
+    /// An alias of the bomb used as a mapping key (or inside one): Yams hashes every key while composing, which
+    /// walks the alias's whole expansion, so the text is refused before Yams sees it.
+    @Test(arguments: [
+        ("*a9 : 1", 1), ("? *a9\n: 1", 3), ("x: {*a9 : 1}", 5), ("x: {? *a9 : 1}", 7), ("x: {[1, *a9]: 2}", 9),
+        ("x:\n  - ? [*a9, 1]\n    : 2", 8), ("[[*a9]]: 1", 3),
+    ])
+    func yamlAliasOfACollectionAsAKey(key: String, column: Int) {
+        let yaml = Self.laughs(under: "big") + key + "\n"
+        let started = ContinuousClock.now
+        let error = #expect(throws: LaminaError.self) { _ = try ImageConfiguration.decode(yaml: yaml, file: "key.yaml") }
+        #expect(ContinuousClock.now - started < .seconds(5))
+        #expect(error?.code == .limitExceeded)
+        let line = key.hasPrefix("x:\n") ? 13 : 12
+        #expect(
+            error?.description
+                == "key.yaml:\(line):\(column): the alias *a9 of a collection is used in a mapping key; refusing (YAML alias bomb?)")
+        // The security-feed reader shares the check.
+        let feedError = #expect(throws: LaminaError.self) { _ = try SecurityFeed.parse(Array(yaml.utf8), source: "feed.yaml") }
+        #expect(feedError?.code == .limitExceeded)
+        #expect(feedError?.description.hasPrefix("feed.yaml:\(line):\(column): the alias *a9") == true)
+    }
+
+    /// What the alias-key check must let through: aliases of scalars as keys, and alias-like text in comments,
+    /// quoted and block scalars.
+    @Test func yamlAliasKeyLookalikesAreAccepted() throws {
+        let yaml = """
+            annotations: &a9 {&k foo: bar}  # *a9 : 1
+            environment:
+              *k : x
+            cmd: "*a9 : 1 \\" *a9 : 1"
+            stop-signal: '*a9 : '' *a9 : 1'
+            work-dir: |
+              *a9 : 1
+              ? *a9 : 1
+            entrypoint: {command: "[*a9]: 1"}
+
+            """
+        let config = try ImageConfiguration.decode(yaml: yaml, file: "fine.yaml")
+        #expect(config.environment == ["foo": "x"])
+        #expect(config.annotations == ["foo": "bar"])
+        #expect(config.cmd == "*a9 : 1 \" *a9 : 1")
+        #expect(config.stopSignal == "*a9 : ' *a9 : 1")
+        #expect(config.workDir == "*a9 : 1\n? *a9 : 1\n")
+    }
+
     /// The same explosion through merge keys: each level merges ten aliases of the one below.
     @Test func yamlMergeKeyBombInAnApkoConfig() {
         var text = "m0: &m0 {k: v}\n"
@@ -77,6 +133,27 @@ import Testing
         #expect(error?.code == .limitExceeded)
         #expect(error?.description.hasPrefix("merge.yaml:") == true, "\(error?.description ?? "")")
         #expect(error?.description.contains("YAML alias bomb?") == true, "\(error?.description ?? "")")
+    }
+
+    /// Hostile cosign key files (what the `cosign-key` fuzz target feeds at random) end in one clear error each.
+    @Test(arguments: [
+        ("ENCRYPTED SIGSTORE PRIVATE KEY", 1024, "YWJjZA==", "shorter than its 16-byte tag"),
+        ("ENCRYPTED COSIGN PRIVATE KEY", 1 << 30, "YWJjZA==", "scrypt parameters N=1073741824 r=8 p=1 are out of range"),
+        ("ENCRYPTED SIGSTORE PRIVATE KEY", 1024, String(repeating: "A", count: 64), "decryption failed"),
+    ])
+    func hostileEncryptedCosignKeys(label: String, n: Int, ciphertext: String, message: String) {
+        let salt = String(repeating: "c", count: 44), nonce = String(repeating: "b", count: 32)
+        let json = #"{"kdf":{"name":"scrypt","params":{"N":\#(n),"r":8,"p":1},"salt":"\#(salt)"},"#
+            + #""cipher":{"name":"nacl/secretbox","nonce":"\#(nonce)"},"ciphertext":"\#(ciphertext)"}"#
+        let pem = PEMBlock(label: label, bytes: Array(json.utf8)).pem
+        let error = #expect(throws: LaminaError.self) { _ = try CosignPrivateKey(pem: pem, password: { Array("123".utf8) }) }
+        #expect(error?.description.contains(message) == true, "\(error?.description ?? "")")
+    }
+
+    @Test func truncatedPrivateKeyDER() {
+        let pem = PEMBlock(label: "PRIVATE KEY", bytes: [0x30, 0x82, 0xff, 0xff, 0x02, 0x01, 0x00, 0x30]).pem
+        let error = #expect(throws: LaminaError.self) { _ = try CosignPrivateKey(pem: pem, password: { [] }) }
+        #expect(error?.code == .invalidInput)
     }
 
     /// A tar header declaring 4 GiB (and a PAX size of 16 EiB) over a few bytes of content.

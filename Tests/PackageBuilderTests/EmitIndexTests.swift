@@ -115,7 +115,7 @@ struct EmitIndexTests {
         let original = try EmitFixtures.bytes(indexPath)
         let emitted = try emit("foo", in: dir, repository: repository)
         // Another key under the same name: the old index's signature by "melange.rsa.pub" does not verify.
-        let impostor = try SigningKey.generate(bits: 2048, keyName: "melange.rsa.pub")
+        let impostor = TestKey.stranger(named: "melange.rsa.pub")
         #expect {
             try RepositoryIndexUpdater(signingKeys: [impostor])
                 .update(repositoryDirectory: repository, architecture: "x86_64", adding: [emitted.path])
@@ -132,7 +132,7 @@ struct EmitIndexTests {
             atPath: SharedTestData.path(EmitFixtures.apkoIndex), toPath: repository + "/x86_64/APKINDEX.tar.gz")
         let emitted = try emit("foo", in: dir, repository: repository)
         let events = EventLog()
-        let other = try SigningKey.generate(bits: 2048, keyName: "other.rsa.pub")
+        let other = TestKey.stranger(named: "other.rsa.pub")
         let index = try RepositoryIndexUpdater(signingKeys: [other], progress: { events.append($0) })
             .update(repositoryDirectory: repository, architecture: "x86_64", adding: [emitted.path])
         #expect(index.packages.count == 5)

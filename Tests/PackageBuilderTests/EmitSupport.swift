@@ -6,7 +6,7 @@ import TestSupport
 
 /// Fixtures for the Emit tests: real musl binaries from the Alpine minirootfs, the apko test signing key.
 enum EmitFixtures {
-    static let minirootfs = "alpinelinux+docker-alpine/x86_64/alpine-minirootfs-3.20.3-x86_64.tar.gz"
+    static let minirootfs = Minirootfs.relativePath
     static let signingKeyPath = "chainguard-dev+apko/internal/cli/testdata/melange.rsa"
     static let publicKeyPath = "chainguard-dev+apko/internal/cli/testdata/melange.rsa.pub"
     /// A signed (melange.rsa.pub) index of five packages, apko's test repository.

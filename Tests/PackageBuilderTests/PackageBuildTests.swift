@@ -11,7 +11,7 @@ import Testing
 /// A signed repository holding one package, `alpine-base`, made from the Alpine 3.20.3 minirootfs in the shared
 /// test data: a real busybox/musl userland for build steps to run in.
 enum AlpineGuest {
-    static let tarball = SharedTestData.path("alpinelinux+docker-alpine/x86_64/alpine-minirootfs-3.20.3-x86_64.tar.gz")
+    static let tarball = Minirootfs.tarball
     static var available: Bool {
         FileManager.default.fileExists(atPath: tarball) && BubblewrapRunner.locate() != nil
     }
@@ -24,18 +24,10 @@ enum AlpineGuest {
 
     /// Writes the repository under `directory/repo` and the key pair beside it.
     static func make(in directory: String) throws -> Repository {
-        let rootfs = directory + "/rootfs"
-        try FileManager.default.createDirectory(atPath: rootfs, withIntermediateDirectories: true)
-        let untar = try CommandRunner.run("/bin/tar", ["-xzf", tarball, "-C", rootfs])
-        guard untar.status == 0 else { throw LaminaError(.io, "tar failed: \(untar.stderr)") }
-        // The guest's apk database is written by the installer, not shipped by a package.
-        for owned in ["lib/apk", "etc/apk"] { try? FileManager.default.removeItem(atPath: rootfs + "/" + owned) }
-
+        let packages = try Minirootfs.stage(.whole, in: directory)
         let (privateKey, publicKey) = try TestKey.writePair(in: directory)
         let repo = directory + "/repo"
-        let base = TestPackage(
-            "alpine-base", "3.20.3-r0", provides: ["cmd:sh", "busybox=1.36.1-r29", "so:libc.musl-x86_64.so.1=1"], directory: rootfs)
-        _ = try SignedRepository.make(at: repo, packages: [base])
+        _ = try SignedRepository.make(at: repo, packages: packages)
         return Repository(path: repo, privateKey: privateKey, publicKey: publicKey)
     }
 }

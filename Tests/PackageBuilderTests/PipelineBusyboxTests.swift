@@ -9,7 +9,7 @@ import Testing
 
 /// The Alpine minirootfs of the shared test data, whose busybox runs on an x86_64 host through its musl loader.
 enum AlpineMinirootfs {
-    static let path = "alpinelinux+docker-alpine/x86_64/alpine-minirootfs-3.20.3-x86_64.tar.gz"
+    static let path = Minirootfs.relativePath
 
     static var usable: Bool {
         #if arch(x86_64)

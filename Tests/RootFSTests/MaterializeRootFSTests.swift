@@ -15,7 +15,7 @@ import Testing
 @Suite struct MaterializeRootFSTests {
     static let alpineBaselayout = "chainguard-dev+apko/pkg/apk/apk/testdata/alpine-316/alpine-baselayout-3.2.0-r23.apk"
     static let apkoPackages = "chainguard-dev+apko/internal/cli/testdata/packages/x86_64"
-    static let minirootfs = "alpinelinux+docker-alpine/x86_64/alpine-minirootfs-3.20.3-x86_64.tar.gz"
+    static let minirootfs = Minirootfs.relativePath
     static var minirootfsAvailable: Bool {
         SharedTestData.isAvailable && FileManager.default.fileExists(atPath: SharedTestData.path(minirootfs))
     }

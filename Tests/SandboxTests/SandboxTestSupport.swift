@@ -33,7 +33,7 @@ final class LineRecorder: @unchecked Sendable {
 enum SandboxFixtures {
     static var bwrapAvailable: Bool { BubblewrapRunner.locate() != nil }
 
-    static let alpineTarball = "alpinelinux+docker-alpine/x86_64/alpine-minirootfs-3.20.3-x86_64.tar.gz"
+    static let alpineTarball = Minirootfs.relativePath
 
     static var alpineAvailable: Bool {
         bwrapAvailable && SharedTestData.isAvailable && FileManager.default.fileExists(atPath: SharedTestData.path(alpineTarball))

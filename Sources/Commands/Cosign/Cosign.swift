@@ -12,8 +12,9 @@ public struct Cosign: AsyncParsableCommand {
         commandName: "cosign",
         abstract: "Sign and verify container images and files with cosign keys (Lamina's cosign face; no transparency log).",
         subcommands: [
-            CosignGenerateKeyPair.self, CosignImportKeyPair.self, CosignSign.self, CosignVerify.self, CosignAttest.self,
-            CosignVerifyAttestation.self, CosignSignBlob.self, CosignVerifyBlob.self, CosignTriangulate.self, CosignTree.self,
+            CosignAlias<ImageKeygen>.self, CosignAlias<ImageImportKeyPair>.self, CosignAlias<ImageSign>.self,
+            CosignAlias<ImageVerify>.self, CosignAlias<ImageAttest>.self, CosignAlias<ImageVerifyAttestation>.self,
+            CosignAlias<ImageSignBlob>.self, CosignAlias<ImageVerifyBlob>.self, CosignTriangulate.self, CosignTree.self,
             CosignAttach.self, CosignDownload.self,
         ])
 
@@ -39,59 +40,32 @@ public struct Cosign: AsyncParsableCommand {
     }
 }
 
-struct CosignGenerateKeyPair: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "generate-key-pair", abstract: "Generate cosign.key (encrypted) and cosign.pub (ECDSA P-256).")
-    @OptionGroup var command: ImageKeygen
-    func run() async throws { try await command.run() }
+/// `cosign NAME …`: a Lamina `image` command under cosign's name (``Cosign/aliases``), with the same flags.
+struct CosignAlias<Command: AsyncParsableCommand>: AsyncParsableCommand {
+    static var configuration: CommandConfiguration {
+        let lamina = Command.configuration.commandName ?? ""
+        let (name, abstract) = Cosign.aliases[lamina] ?? (lamina, Command.configuration.abstract)
+        return CommandConfiguration(commandName: name, abstract: abstract)
+    }
+    @OptionGroup var command: Command
+    func run() async throws {
+        var command = command
+        try await command.run()
+    }
 }
 
-struct CosignImportKeyPair: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "import-key-pair", abstract: "Import a PEM private key as an encrypted cosign key pair.")
-    @OptionGroup var command: ImageImportKeyPair
-    func run() async throws { try await command.run() }
-}
-
-struct CosignSign: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "sign", abstract: "Sign an image (or an OCI layout directory) with --key; always the digest.")
-    @OptionGroup var command: ImageSign
-    func run() async throws { try await command.run() }
-}
-
-struct CosignVerify: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "verify", abstract: "Verify an image's signatures with --key; prints the payloads as JSON.")
-    @OptionGroup var command: ImageVerify
-    func run() async throws { try await command.run() }
-}
-
-struct CosignAttest: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "attest", abstract: "Attach a signed in-toto attestation (--predicate, --type) to an image.")
-    @OptionGroup var command: ImageAttest
-    func run() async throws { try await command.run() }
-}
-
-struct CosignVerifyAttestation: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "verify-attestation", abstract: "Verify an image's attestations with --key.")
-    @OptionGroup var command: ImageVerifyAttestation
-    func run() async throws { try await command.run() }
-}
-
-struct CosignSignBlob: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "sign-blob", abstract: "Sign a file with --key.")
-    @OptionGroup var command: ImageSignBlob
-    func run() async throws { try await command.run() }
-}
-
-struct CosignVerifyBlob: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "verify-blob", abstract: "Verify a file's signature (--signature) with --key.")
-    @OptionGroup var command: ImageVerifyBlob
-    func run() async throws { try await command.run() }
+extension Cosign {
+    /// Lamina's `image` subcommand → cosign's name for it and the abstract cosign's help shows.
+    static let aliases: [String: (name: String, abstract: String)] = [
+        "keygen": ("generate-key-pair", "Generate cosign.key (encrypted) and cosign.pub (ECDSA P-256)."),
+        "import-key-pair": ("import-key-pair", "Import a PEM private key as an encrypted cosign key pair."),
+        "sign": ("sign", "Sign an image (or an OCI layout directory) with --key; always the digest."),
+        "verify": ("verify", "Verify an image's signatures with --key; prints the payloads as JSON."),
+        "attest": ("attest", "Attach a signed in-toto attestation (--predicate, --type) to an image."),
+        "verify-attestation": ("verify-attestation", "Verify an image's attestations with --key."),
+        "sign-blob": ("sign-blob", "Sign a file with --key."),
+        "verify-blob": ("verify-blob", "Verify a file's signature (--signature) with --key."),
+    ]
 }
 
 /// `cosign triangulate REF`: where the signatures (or attestations, SBOM) of an image live.

@@ -123,11 +123,11 @@ public struct ImageContents: Codable, Sendable, Equatable {
     }
 }
 
-/// An inline APK signing key for `/etc/apk/keys`.
-public struct RuntimeKeyringEntry: Codable, Sendable, Equatable {
-    /// File name under `/etc/apk/keys`; must match the index's `.SIGN.RSA256.<name>`.
+/// A named PEM written into the image: an APK signing key for `/etc/apk/keys` (`contents.runtime_keyring[]`: the
+/// name must match the index's `.SIGN.RSA256.<name>`) or a CA certificate (`certificates.additional[]`: exactly
+/// one certificate).
+public struct InlinePEM: Codable, Sendable, Equatable {
     public var name: String
-    /// PEM public key.
     public var content: String
 
     public init(name: String = "", content: String = "") {
@@ -137,6 +137,11 @@ public struct RuntimeKeyringEntry: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey, CaseIterable { case name, content }
 }
+
+/// `contents.runtime_keyring[]`.
+public typealias RuntimeKeyringEntry = InlinePEM
+/// `certificates.additional[]`.
+public typealias AdditionalCertificate = InlinePEM
 
 /// `contents.baseimage`: an OCI layout to build on and the APKINDEX describing what it holds.
 public struct BaseImageDescriptor: Codable, Sendable, Equatable {
@@ -312,20 +317,6 @@ public struct ImageCertificates: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable { case additional, providers }
-}
-
-/// `certificates.additional[]`.
-public struct AdditionalCertificate: Codable, Sendable, Equatable {
-    public var name: String
-    /// Exactly one PEM certificate.
-    public var content: String
-
-    public init(name: String = "", content: String = "") {
-        self.name = name
-        self.content = content
-    }
-
-    enum CodingKeys: String, CodingKey, CaseIterable { case name, content }
 }
 
 /// The `os-release:` block older apko versions accepted (fields of `/etc/os-release`).

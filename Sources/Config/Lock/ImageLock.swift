@@ -110,15 +110,14 @@ public struct ImageLock: Codable, Sendable, Hashable {
     /// - Throws: `.invalidInput` naming the file when it is not a v1 lock.
     public static func load(path: String) throws -> ImageLock {
         guard let data = FileManager.default.contents(atPath: path) else { throw LaminaError(.notFound, "no such file", subject: path) }
+        let lock: ImageLock
         do {
-            let lock = try JSONDecoder().decode(ImageLock.self, from: data)
-            guard lock.version == "v1" else { throw LaminaError(.invalidInput, "unsupported lock version '\(lock.version)' (want v1)", subject: path) }
-            return lock
+            lock = try decodeJSON(ImageLock.self, from: Array(data), what: path)
         } catch let error as LaminaError {
-            throw error
-        } catch {
-            throw LaminaError(.invalidInput, "not an apko lock file: \(error)", subject: path)
+            throw LaminaError(.invalidInput, "not an apko lock file: \(error.message)", subject: path, cause: error)
         }
+        guard lock.version == "v1" else { throw LaminaError(.invalidInput, "unsupported lock version '\(lock.version)' (want v1)", subject: path) }
+        return lock
     }
 
     /// Pretty JSON with two-space indentation, keys in apko's order.

@@ -49,11 +49,11 @@ struct YAMLConfigDecoder {
         return ConfigError.make(location: sourceMap.location(of: path), path: path, context.debugDescription)
     }
 
-    /// Composes the first YAML document, turning Yams syntax errors into positioned `LaminaError`s.
+    /// Composes the first YAML document within the ``ExpansionBudget``, turning Yams syntax errors into positioned
+    /// `LaminaError`s.
     static func parseFirstDocument(_ text: String, file: String) throws -> Node? {
         do {
-            let parser = try Parser(yaml: text)
-            return try parser.nextRoot()
+            return try ExpansionBudget.compose(text, file: file)
         } catch let error as YamlError {
             throw describe(error, file: file)
         }
@@ -189,7 +189,7 @@ enum YAMLNodes {
 /// decoder, merge-key flattening) follows every alias again: nine levels of ten aliases ("billion laughs")
 /// are 10^9 visits from 200 bytes. ``check(_:file:limit:)`` counts the visits a walk would make, stopping
 /// at `limit`, before anything walks the tree for real; past it the document is refused.
-enum ExpansionBudget {
+public enum ExpansionBudget {
     /// Far above any real configuration (the largest melange configs have a few thousand nodes).
     static let defaultLimit = 1_000_000
 
@@ -247,10 +247,9 @@ enum ExpansionBudget {
 }
 
 enum SourceMapBuilder {
-    /// Records where every node of `root` was written, after checking it does not expand past
-    /// ``ExpansionBudget/defaultLimit`` nodes (every YAML decode starts here).
+    /// Records where every node of `root` was written; `root` comes from ``ExpansionBudget/compose(_:file:single:)``,
+    /// which checked it does not expand past ``ExpansionBudget/defaultLimit`` nodes.
     static func build(root: Node, file: String) throws -> SourceMap {
-        try ExpansionBudget.check(root, file: file)
         var map = SourceMap(file: file)
         walk(root, ConfigPath(), &map)
         return map
