@@ -130,10 +130,16 @@ public struct BaseImage: Sendable {
         default:
             throw LaminaError(.invalidInput, "base layer media type \(descriptor.mediaType.rawValue) is not supported (gzip or plain tar)", subject: file)
         }
+        // The blob's digest first: nothing is parsed from bytes the manifest does not vouch for.
         var blobHasher = Hasher(.sha256)
+        _ = try LaminaError.about(file) { try FileSource(path: file).copy(to: CallbackSink { blobHasher.update($0) }) }
+        let blobDigest = blobHasher.finalize()
+        guard blobDigest == descriptor.digest else {
+            throw LaminaError(.checksumMismatch, "base layer hashes to \(blobDigest), not \(descriptor.digest)", subject: file)
+        }
         var tarHasher = Hasher(.sha256)
         var uncompressed: Int64 = 0
-        let blob = ObservedSource(try LaminaError.about(file) { try FileSource(path: file) }) { blobHasher.update($0) }
+        let blob = try LaminaError.about(file) { try FileSource(path: file) }
         let tar: ByteSource = gzipped ? try {
             let gzip = try GzipReader(blob, limit: Int64.max, name: file)
             gzip.continuous = true
@@ -156,11 +162,6 @@ public struct BaseImage: Sendable {
                 }
             }
             _ = try observed.copy(to: CallbackSink { _ in })
-            _ = try blob.copy(to: CallbackSink { _ in })
-        }
-        let blobDigest = blobHasher.finalize()
-        guard blobDigest == descriptor.digest else {
-            throw LaminaError(.checksumMismatch, "base layer hashes to \(blobDigest), not \(descriptor.digest)", subject: file)
         }
         let tarDigest = tarHasher.finalize()
         guard tarDigest == diffID else {
