@@ -32,12 +32,12 @@ enum RunnerConfigs {
         pipeline:
           - name: prepare
             runs: |
-              mkdir -p /usr/local/share/shout
-              printf '#!/bin/sh\\ntr a-z A-Z\\n' > /usr/local/share/shout/shout
+              mkdir -p /var/tmp/shout
+              printf '#!/bin/sh\\ntr a-z A-Z\\n' > /var/tmp/shout/shout
           - name: install
             runs: |
               mkdir -p "${{targets.destdir}}/usr/bin" "${{targets.destdir}}/usr/share/shout"
-              cp /usr/local/share/shout/shout "${{targets.destdir}}/usr/bin/shout"
+              cp /var/tmp/shout/shout "${{targets.destdir}}/usr/bin/shout"
               chmod 0755 "${{targets.destdir}}/usr/bin/shout"
               echo "$GREETING" > "${{targets.destdir}}/usr/share/shout/greeting"
           - name: compose
