@@ -95,6 +95,15 @@ public struct ContainerEngineRunner: BuildRunner {
                     + " (the host's / can only be used with bubblewrap)")
         }
         try BubblewrapRunner.validate(configuration)
+        // Engines give a non-root user no effective capabilities (no ambient set): an added one would never reach
+        // the steps, so it is refused rather than ignored.
+        if !configuration.capabilities.add.isEmpty, configuration.user != .root {
+            throw LaminaError(
+                .invalidInput,
+                "capabilities.add needs root steps with the \(engine.rawValue) runner (\(engine.rawValue) gives the build user "
+                    + "no capabilities): add 'run-as: root' under environment.accounts, or use bubblewrap",
+                subject: "capabilities.add")
+        }
         guard let binary = locate() else {
             throw LaminaError(.sandbox, "\(engine.rawValue) not found on PATH")
         }
