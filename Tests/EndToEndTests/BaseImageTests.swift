@@ -206,6 +206,81 @@ extension EndToEnd {
             }
         }
 
+        /// A usr-merged base (`lib → usr/lib`): our layer goes through the link (the database lands in usr/lib/apk/db
+        /// and `lib` stays a link, never a directory that would hide the base's), and the base's run settings apko
+        /// does not set (ports, entrypoint) survive.
+        @Test func usrMergedBaseKeepsItsLinks() throws {
+            try TemporaryDirectory.withSync { dir in
+                let root = dir.path + "/root", layout = dir.path + "/base"
+                let blobs = layout + "/blobs/sha256"
+                try FileManager.default.createDirectory(atPath: blobs, withIntermediateDirectories: true)
+                try FileManager.default.createDirectory(atPath: layout + "/metadata/x86_64", withIntermediateDirectories: true)
+                try check(
+                    try CommandRunner.run(
+                        "/bin/sh",
+                        [
+                            "-c",
+                            "mkdir -p '\(root)/usr/lib' '\(root)/etc' && ln -s usr/lib '\(root)/lib' && cd '\(root)' && "
+                                + "tar --numeric-owner --owner=0 --group=0 --mtime=@0 -cf '\(dir.path)/layer.tar' etc lib usr && "
+                                + "gzip -n -c '\(dir.path)/layer.tar' > '\(dir.path)/layer.tar.gz'",
+                        ]), "make the base layer")
+                let diffID = try sha256(of: dir.path + "/layer.tar")
+                let layerDigest = try sha256(of: dir.path + "/layer.tar.gz")
+                let layerSize = try #require(try FileManager.default.attributesOfItem(atPath: dir.path + "/layer.tar.gz")[.size] as? Int)
+                try FileManager.default.copyItem(atPath: dir.path + "/layer.tar.gz", toPath: blobs + "/" + layerDigest)
+                func blob(_ text: String) throws -> (String, Int) {
+                    let path = dir.path + "/blob"
+                    try text.write(toFile: path, atomically: true, encoding: .utf8)
+                    let digest = try sha256(of: path)
+                    try? FileManager.default.removeItem(atPath: blobs + "/" + digest)
+                    try FileManager.default.moveItem(atPath: path, toPath: blobs + "/" + digest)
+                    return (digest, text.utf8.count)
+                }
+                let (configDigest, configSize) = try blob(
+                    #"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":["sha256:\#(diffID)"]},"config":{"Entrypoint":["/bin/true"],"ExposedPorts":{"80/tcp":{}},"Env":["OLD=1"]}}"#)
+                let (manifestDigest, manifestSize) = try blob(
+                    #"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:\#(configDigest)","size":\#(configSize)},"layers":[{"mediaType":"application/vnd.docker.image.rootfs.diff.tar.gzip","digest":"sha256:\#(layerDigest)","size":\#(layerSize)}]}"#)
+                try #"{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:\#(manifestDigest)","size":\#(manifestSize)}]}"#
+                    .write(toFile: layout + "/index.json", atomically: true, encoding: .utf8)
+                try #"{"imageLayoutVersion":"1.0.0"}"#.write(toFile: layout + "/oci-layout", atomically: true, encoding: .utf8)
+                try "P:merged-base\nV:1.0-r0\nA:x86_64\np:merged-lib\nF:usr/lib\n\n".write(
+                    toFile: layout + "/metadata/x86_64/APKINDEX", atomically: true, encoding: .utf8)
+                let testdata = BaseImageData.directory + "/testdata"
+                let config = dir.path + "/top.yaml"
+                try """
+                    contents:
+                      baseimage: {image: \(layout), apkindex: \(layout)/metadata}
+                      keyring: [\(testdata)/melange.rsa.pub]
+                      repositories: [\(testdata)/packages]
+                      packages: [replayout]
+                    archs: [x86_64]
+
+                    """.write(toFile: config, atomically: true, encoding: .utf8)
+                let common = ["--cache-dir", dir.path + "/cache", "--offline", "--log-level", "error"]
+                try check(try CommandRunner.lamina(["image", "lock", config, "-o", dir.path + "/lock.json"] + common), "image lock")
+                let out = dir.path + "/out"
+                try check(
+                    try CommandRunner.lamina(
+                        ["image", "build", config, "merged:1", out, "--format", "oci-layout", "--lockfile", dir.path + "/lock.json",
+                         "--sbom=false"] + common), "image build")
+                let image = try #require(try layoutImages(out)["amd64"])
+                #expect(image.layers.count == 2)
+                let mediaTypes = try #require(image.manifest["layers"] as? [[String: Any]]).compactMap { $0["mediaType"] as? String }
+                #expect(mediaTypes.first == "application/vnd.docker.image.rootfs.diff.tar.gzip", "the base layer keeps its media type")
+                let run = try #require(image.config["config"] as? [String: Any])
+                #expect(run["Entrypoint"] as? [String] == ["/bin/true"])
+                #expect((run["ExposedPorts"] as? [String: Any]).map { Array($0.keys) } == ["80/tcp"])
+                #expect((run["Env"] as? [String])?.contains("OLD=1") == false, "apko's Env replaces the base's")
+                let top = try layerListing(tarball: image.layers[1], layer: nil)
+                #expect(top["lib"]?.link == "usr/lib", "lib stays the base's link: \(top["lib"].map(\.description) ?? "absent")")
+                #expect(top["usr/lib/apk/db/installed"] != nil, "\(top.keys.sorted())")
+                #expect(!top.keys.contains { $0.hasPrefix("lib/") })
+                let installed = try check(
+                    try CommandRunner.run("/bin/sh", ["-c", "tar -xzOf '\(image.layers[1])' usr/lib/apk/db/installed"]), "installed").stdout
+                #expect(BaseImageData.packageNames(installed: installed) == ["merged-base", "pretend-baselayout", "replayout"], "replayout needs pretend-baselayout, which this base lacks")
+            }
+        }
+
         /// skopeo reads the two-layer image from the tarball.
         @Test(.enabled(if: have("skopeo"), "skopeo not installed (apt-get install skopeo)"))
         func skopeoReadsTheImageOnTop() throws {
