@@ -11,17 +11,7 @@ enum StepUserConfigs {
           name: who
           version: 1.0.0
           epoch: 0
-          description: Records who built it
-          copyright:
-            - license: MIT
-        environment:
-          contents:
-            repositories:
-              - \(fixture.repository)
-            keyring:
-              - \(fixture.publicKey)
-            packages:
-              - busybox
+        \(fixture.busyboxEnvironment)
         \(runAs.map { "  accounts:\n    run-as: \($0)" } ?? "")
         pipeline:
           - name: whoami
