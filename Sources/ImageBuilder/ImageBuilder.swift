@@ -77,6 +77,10 @@ public struct ImageBuilder: Sendable {
                 "building on a base image needs a lock file, as apko requires: write one with `lamina image lock` and pass --lockfile",
                 atKey: true)
         }
+        if config.contents.baseImage != nil, config.layering != nil {
+            throw engine.loaded.sourceMap.error(
+                at: ConfigPath([.key("layering")]), "cannot be used with contents.baseimage (apko refuses the pair too)", atKey: true)
+        }
         let tag = try Reference(request.tag)
         engine.progress?(.phase("loading keyring", total: nil))
         let (keyring, keys) = try await engine.keyring()

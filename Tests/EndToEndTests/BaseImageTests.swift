@@ -67,6 +67,28 @@ extension EndToEnd {
             }
         }
 
+        /// apko refuses `layering` on a base image; so do we, naming the key.
+        @Test func layeringOnABaseIsRefused() throws {
+            try TemporaryDirectory.withSync { dir in
+                let testdata = BaseImageData.directory + "/testdata"
+                let config = dir.path + "/top.yaml"
+                try """
+                    contents:
+                      baseimage: {image: \(BaseImageData.base), apkindex: \(BaseImageData.base)/metadata}
+                      keyring: [\(testdata)/melange.rsa.pub]
+                      repositories: [\(testdata)/packages]
+                      packages: [replayout]
+                    layering: {strategy: origin, budget: 2}
+
+                    """.write(toFile: config, atomically: true, encoding: .utf8)
+                let r = try CommandRunner.lamina(
+                    ["image", "build", config, "t:1", dir.path + "/out.tar", "--lockfile", BaseImageData.directory + "/" + BaseImageData.lock,
+                     "--cache-dir", dir.path + "/cache", "--offline"])
+                #expect(r.status == 1 && r.stderr.contains("layering") && r.stderr.contains("contents.baseimage"), "\(r.stderr)")
+                #expect(!FileManager.default.fileExists(atPath: dir.path + "/out.tar"))
+            }
+        }
+
         /// Our image on top against apko's golden: the base's layer blobs and diff_ids untouched and first, one
         /// layer of ours on top, the base's run settings kept, apko's Env and labels, the history of both, and a
         /// top layer with the same entries (less the differences every golden case allows).
