@@ -13,12 +13,18 @@ public struct ContentsRequest: Sendable {
     public var architecture: Architecture
     /// Install exactly these packages (apko `--lockfile`).
     public var lock: ImageLock?
+    /// Packages a base image already holds (`contents.baseimage`): pinned in the world, offered to the solver as
+    /// one more repository, and never installed again.
+    public var basePackages: [PackageInfo]
 
-    public init(repositories: [RepositoryReference], world: [String], architecture: Architecture, lock: ImageLock? = nil) {
+    public init(
+        repositories: [RepositoryReference], world: [String], architecture: Architecture, lock: ImageLock? = nil, basePackages: [PackageInfo] = []
+    ) {
         self.repositories = repositories
         self.world = world
         self.architecture = architecture
         self.lock = lock
+        self.basePackages = basePackages
     }
 }
 
@@ -49,14 +55,23 @@ public struct ContentsInstaller: Sendable {
             }
         }
         if let lock = request.lock {
-            return ResolvedContents(architecture: request.architecture, packages: try applyLock(lock, indexes: indexes, arch: arch), indexes: indexes, world: world)
+            let packages = try applyLock(lock, indexes: indexes, arch: arch, allowEmpty: !request.basePackages.isEmpty)
+            return ResolvedContents(architecture: request.architecture, packages: packages, indexes: indexes, world: world)
         }
-        let repositories = indexes.map {
+        var repositories = indexes.map {
             SolverRepository(name: $0.repository.redacted, tag: $0.repository.tag, packages: $0.index.packages)
         }
-        let plan = try Resolver.resolve(world: world, repositories: repositories, architecture: request.architecture)
+        // apko's rule for a base image: its packages join the world pinned to their versions, its database is one
+        // more repository, and whatever the solution names that the base already has is not installed again.
+        var solverWorld = world
+        let baseNames = Set(request.basePackages.map(\.name))
+        if !request.basePackages.isEmpty {
+            solverWorld += try request.basePackages.map { try Dependency(parsing: "\($0.name)=\($0.version)") }
+            repositories.append(SolverRepository(name: "base image", packages: request.basePackages))
+        }
+        let plan = try Resolver.resolve(world: solverWorld, repositories: repositories, architecture: request.architecture)
         var packages: [AvailablePackage] = []
-        for resolved in plan.packages {
+        for resolved in plan.packages where !baseNames.contains(resolved.info.name) {
             guard let repoIndex = resolved.source.repository, indexes.indices.contains(repoIndex) else {
                 throw LaminaError(.internal, "resolver chose \(resolved.info.nameVersion) from no repository")
             }
@@ -65,7 +80,7 @@ public struct ContentsInstaller: Sendable {
         return ResolvedContents(architecture: request.architecture, packages: packages, indexes: indexes, world: world)
     }
 
-    private func applyLock(_ lock: ImageLock, indexes: [LoadedIndex], arch: String) throws -> [AvailablePackage] {
+    private func applyLock(_ lock: ImageLock, indexes: [LoadedIndex], arch: String, allowEmpty: Bool) throws -> [AvailablePackage] {
         var byIdentity: [String: AvailablePackage] = [:]
         for index in indexes {
             for package in index.packages {
@@ -81,7 +96,7 @@ public struct ContentsInstaller: Sendable {
             }
             out.append(found)
         }
-        if out.isEmpty { throw LaminaError(.invalidInput, "the lock file has no packages for \(arch)") }
+        if out.isEmpty && !allowEmpty { throw LaminaError(.invalidInput, "the lock file has no packages for \(arch)") }
         return out
     }
 

@@ -71,7 +71,18 @@ public struct ImageBuilder: Sendable {
 
     public func build(_ request: ImageBuildRequest) async throws -> ImageBuildResult {
         let config = engine.configuration
-        try engine.refuseUnbuiltKeys()
+        try engine.refuseUnbuiltKeys(allowBaseImage: true)
+        if config.contents.baseImage != nil, engine.options.lockPath == nil {
+            // apko's rule: what a base image holds is fixed, so what goes on top of it must be too.
+            throw engine.loaded.sourceMap.error(
+                at: ConfigPath([.key("contents"), .key("baseimage")]),
+                "building on a base image needs a lock file, as apko requires: write one with `lamina image lock` and pass --lockfile",
+                atKey: true)
+        }
+        if config.contents.baseImage != nil, config.layering != nil {
+            throw engine.loaded.sourceMap.error(
+                at: ConfigPath([.key("layering")]), "cannot be used with contents.baseimage (apko refuses the pair too)", atKey: true)
+        }
         let tag = try Reference(request.tag)
         engine.progress?(.phase("loading keyring", total: nil))
         let (keyring, keys) = try await engine.keyring()
@@ -109,7 +120,7 @@ public struct ImageBuilder: Sendable {
         engine.progress?(.phase("writing output", total: nil))
         let layoutImages = images.map {
             LayoutImage(architecture: $0.architecture, manifest: $0.manifest, config: $0.config,
-                        layers: $0.layers.map { LayoutBlob(descriptor: Descriptor(mediaType: .ociLayerGzip, digest: $0.digest, size: $0.size), file: $0.path) })
+                        layers: $0.layers.map { LayoutBlob(descriptor: $0.descriptor, file: $0.path) })
         }
         let layout = try ImageLayout.plan(
             images: layoutImages, tag: tag, hostArchitecture: .host, indexAnnotations: indexAnnotations,
@@ -178,14 +189,17 @@ public struct ImageBuilder: Sendable {
         return out
     }
 
-    /// The directories and device nodes apko creates before installing anything.
-    static func baseTree() throws -> FileTree {
+    /// The directories and device nodes apko creates before installing anything. On a base image, its symlinks to
+    /// directories (`links`) come first, and a directory the base has as such a link is not created: ours would
+    /// hide the base's link (a usr-merged `lib → usr/lib`) in the layered filesystem.
+    static func baseTree(links: [String: String] = [:]) throws -> FileTree {
         var tree = FileTree()
+        for (path, target) in links.sorted(by: { $0.key < $1.key }) { try tree.insert(path, .symlink(to: target)) }
         for (path, mode) in [
             ("dev", 0o755), ("etc", 0o755), ("etc/apk", 0o755), ("etc/apk/keys", 0o755), ("home", 0o755), ("lib", 0o755), ("lib/apk", 0o755),
             ("lib/apk/db", 0o755), ("opt", 0o755), ("proc", 0o555), ("root", 0o700), ("run", 0o755), ("sys", 0o555), ("tmp", 0o1777),
             ("usr", 0o755), ("var", 0o755), ("var/cache", 0o755), ("var/cache/apk", 0o755), ("var/lib", 0o755), ("var/tmp", 0o1777),
-        ] as [(String, UInt32)] {
+        ] as [(String, UInt32)] where links[path] == nil {
             try tree.insert(path, .directory(mode: mode))
         }
         return tree
@@ -198,11 +212,12 @@ public struct ImageBuilder: Sendable {
         engine.progress?(.note("building \(arch.ociPlatform)"))
         engine.progress?(.phase("resolving \(arch.apk)", total: nil))
         let resolved = try await engine.resolve(architecture: arch, keyring: keyring)
+        let base = try engine.baseImage(architecture: arch)
 
         // The layer: from the cache when every input is unchanged, else installed, tarred and compressed.
         let cache = LayerCache(cacheDirectory: engine.options.cacheDirectory)
-        let key = request.layerCache ? try layerCacheKey(resolved, keys: keys, clock: clock) : nil
-        let layers: [WrittenLayer]
+        let key = request.layerCache ? try layerCacheKey(resolved, keys: keys, clock: clock, base: base) : nil
+        var layers: [WrittenLayer]
         let facts: LayerFacts
         if let key, let hit = cache.lookup(key, discarded: { engine.progress?(.warning($0)) }) {
             engine.progress?(.phase("layer cache hit \(key.hex.prefix(12))", total: nil))
@@ -213,7 +228,7 @@ public struct ImageBuilder: Sendable {
             defer { if let staging { try? FileManager.default.removeItem(atPath: staging) } }
             let layerPath = (staging ?? engine.options.temporaryDirectory + "/layer-\(arch.apk)") + "/layer.tar.gz"
             if staging == nil { try FileManager.default.createDirectory(atPath: (layerPath as NSString).deletingLastPathComponent, withIntermediateDirectories: true) }
-            let (written, treeFacts) = try await buildLayers(resolved, keyring: keyring, keys: keys, clock: clock, to: layerPath)
+            let (written, treeFacts) = try await buildLayers(resolved, keyring: keyring, keys: keys, clock: clock, to: layerPath, base: base)
             if let key, let staging {
                 let stored = try cache.commit(LayerCacheEntry(layers: written, facts: treeFacts), staging: staging, key: key)
                 layers = stored.layers
@@ -224,6 +239,9 @@ public struct ImageBuilder: Sendable {
             }
         }
         let userNames = facts.userNamesByID
+        // Ours go on top of the base's layers.
+        let ownLayerCount = layers.count
+        layers = (base?.layers ?? []) + layers
 
         // Image config.
         var env = config.environment
@@ -236,23 +254,23 @@ public struct ImageBuilder: Sendable {
             entrypoint = ["/bin/sh", "-c", config.entrypoint.shellFragment]
         }
         let annotations = annotations(request, clock: clock)
+        // One history entry per layer of ours; apko's comment only when we add a single one.
+        let history = (0..<ownLayerCount).map { _ in
+            History(
+                created: clock.rfc3339, createdBy: "lamina", author: "lamina",
+                comment: ownLayerCount == 1 ? "This is a lamina single-layer image" : nil)
+        }
         let imageConfig = ImageConfig(
-            architecture: arch, created: clock.rfc3339, author: "lamina",
-            // One history entry per layer; apko's comment only for a single layer.
-            history: layers.map { _ in
-                History(
-                    created: clock.rfc3339, createdBy: "lamina", author: "lamina",
-                    comment: layers.count == 1 ? "This is a lamina single-layer image" : nil)
-            },
+            architecture: arch, created: clock.rfc3339, author: "lamina", history: history,
             rootfs: .init(diffIDs: layers.map(\.diffID)),
             config: .init(
                 user: AccountsWriter.runAs(config.accounts, names: userNames), env: env.map { "\($0.key)=\($0.value)" }.sorted(),
                 entrypoint: entrypoint, cmd: config.cmd.isEmpty ? nil : try ShellWords.split(config.cmd),
                 volumes: config.volumes.isEmpty ? nil : config.volumes.sorted(), workingDir: config.workDir.isEmpty ? nil : config.workDir,
                 labels: annotations, stopSignal: config.stopSignal.isEmpty ? nil : config.stopSignal))
-        let configBlob = try Blob(config: imageConfig)
+        let configBlob = try base.map { try $0.configWithLayers(on: imageConfig) } ?? Blob(config: imageConfig)
         let manifest = Manifest(
-            config: configBlob.descriptor, layers: layers.map { Descriptor(mediaType: .ociLayerGzip, digest: $0.digest, size: $0.size) },
+            config: configBlob.descriptor, layers: layers.map(\.descriptor),
             annotations: annotations)
         let manifestBlob = try Blob(manifest: manifest)
 
@@ -261,6 +279,13 @@ public struct ImageBuilder: Sendable {
         if request.sbom {
             let osInfo = facts.osRelease.flatMap { try? OperatingSystemInfo.parse(osRelease: $0) } ?? .unknown
             var packages: [SBOM.InstalledPackage] = []
+            // The base's packages first, as its database lists them (their own SBOMs stay in the base's layers).
+            for record in base?.installed ?? [] {
+                let info = record.info
+                packages.append(SBOM.InstalledPackage(
+                    name: info.name, version: info.version, architecture: info.arch ?? arch.apk, license: info.license, embeddedSBOM: nil,
+                    checksums: info.checksum.map { [Checksum(algorithm: "SHA1", value: $0.hex)] } ?? []))
+            }
             for package in resolved.packages {
                 let info = package.info
                 var embedded: SBOMDocument?
@@ -276,7 +301,7 @@ public struct ImageBuilder: Sendable {
             }
             let doc = try ImageSBOM.image(
                 ImageSBOM.Input(
-                    imageDigest: manifestBlob.descriptor.digest, layers: layers.map { .init(digest: $0.digest, mediaType: MediaType.ociLayerGzip.rawValue) },
+                    imageDigest: manifestBlob.descriptor.digest, layers: layers.map { .init(digest: $0.digest, mediaType: $0.descriptor.mediaType.rawValue) },
                     architecture: arch, imageName: tag.shortName, operatingSystem: osInfo, vcsURL: config.vcsURL.isEmpty ? nil : config.vcsURL,
                     created: clock.rfc3339, creators: ["Tool: lamina"], toolName: "lamina", packages: packages))
             sbom = SPDXJSON.encode(doc)
@@ -285,7 +310,7 @@ public struct ImageBuilder: Sendable {
     }
 
     /// The layer cache key for this architecture, or nil when it cannot be keyed.
-    func layerCacheKey(_ resolved: ResolvedContents, keys: [String: String], clock: BuildClock) throws -> Digest? {
+    func layerCacheKey(_ resolved: ResolvedContents, keys: [String: String], clock: BuildClock, base: BaseImage? = nil) throws -> Digest? {
         let config = engine.configuration
         return try LayerCacheKey(
             architecture: resolved.architecture.apk, epoch: clock.epoch, compressionLevel: engine.options.compressionLevel,
@@ -294,7 +319,8 @@ public struct ImageBuilder: Sendable {
             },
             world: config.contents.packages, repositories: try engine.runtimeRepositoryLines(), keys: engine.runtimeKeys(keys),
             accounts: config.accounts, paths: config.paths, osRelease: config.osRelease, certificates: config.certificates,
-            services: config.entrypoint.services.isEmpty ? nil : config.entrypoint.services, layering: config.layering
+            services: config.entrypoint.services.isEmpty ? nil : config.entrypoint.services, layering: config.layering,
+            base: base.map { "\($0.manifestDigest) \($0.installedDigest)" }
         ).digest()
     }
 
@@ -302,22 +328,23 @@ public struct ImageBuilder: Sendable {
     /// `path` (with `layering:`, the layers to `path` for the bottom one and `<path without .tar.gz>-<i>.tar.gz`
     /// for the others). Returns them, bottom first, with the facts the image config and SBOM need from the tree.
     func buildLayers(
-        _ resolved: ResolvedContents, keyring: Keyring, keys: [String: String], clock: BuildClock, to path: String
+        _ resolved: ResolvedContents, keyring: Keyring, keys: [String: String], clock: BuildClock, to path: String, base: BaseImage? = nil
     ) async throws -> ([WrittenLayer], LayerFacts) {
         let config = engine.configuration
         var builder = try RootFSBuilder(spillDirectory: engine.options.temporaryDirectory)
-        builder.setTree(try Self.baseTree())
+        builder.setTree(try Self.baseTree(links: base?.directoryLinks ?? [:]))
         // Large contents compress on the other cores while later packages are still being installed.
         let precompressor = try ContentPrecompressor(directory: engine.options.temporaryDirectory, level: engine.options.compressionLevel)
         defer { precompressor.shutdown() }
-        try await engine.install(resolved, into: &builder, keyring: keyring, keys: keys, clock: clock, precompressor: precompressor)
+        try await engine.install(resolved, into: &builder, keyring: keyring, keys: keys, clock: clock, precompressor: precompressor, base: base)
         var tree = builder.tree
 
-        // Accounts, paths, os-release.
-        let (userNames, groupNames) = try AccountsWriter.apply(config.accounts, to: &tree)
+        // Accounts, paths, os-release; on a base image (as apko) the base's accounts and os-release stay.
+        var (userNames, groupNames): ([Int: String], [Int: String]) = ([:], [:])
+        if base == nil { (userNames, groupNames) = try AccountsWriter.apply(config.accounts, to: &tree) }
         try PathsWriter.apply(config.paths, to: &tree)
         try ServicesWriter.apply(config.entrypoint.services, to: &tree)
-        if tree["etc/os-release"] == nil {
+        if tree["etc/os-release"] == nil, base == nil {
             let os = config.osRelease
             let text = """
                 ID=\(os?.id.isEmpty == false ? os!.id : "lamina")

@@ -6,6 +6,7 @@ import Foundation
 import HTTPTransport
 import LaminaCore
 import RootFS
+import Synchronization
 
 /// Everything an image command takes besides the config file: apko's flags.
 public struct ImageOptions: Sendable {
@@ -50,6 +51,8 @@ public final class ImageEngine: Sendable {
     public let loaded: LoadedImageConfiguration
     public let progress: ProgressHandler?
     let transport: HTTPClientTransport
+    /// Base images loaded so far, by architecture (each is read and verified once per build).
+    private let baseImages = Mutex<[Architecture: BaseImage]>([:])
 
     /// Loads and validates the config.
     /// - Throws: config errors with file:line, lock errors.
@@ -83,14 +86,16 @@ public final class ImageEngine: Sendable {
     /// rather than writing an image silently without it: `contents.baseimage` (the base's layers under ours),
     /// `format: erofs`, `certificates` (apko's CA bundle and Java truststore rewriting), and an
     /// `entrypoint.type` other than `service-bundle`.
+    /// - Parameter allowBaseImage: true where a base image is built (`image build`/`publish`); roots made for
+    ///   other uses (a minirootfs, a melange build environment) cannot hold one.
     /// - Throws: `LaminaError(.invalidInput)` with the file and line of the key.
-    public func refuseUnbuiltKeys() throws {
+    public func refuseUnbuiltKeys(allowBaseImage: Bool = false) throws {
         let config = configuration
         let map = loaded.sourceMap
-        if config.contents.baseImage != nil {
+        if config.contents.baseImage != nil, !allowBaseImage {
             throw map.error(
                 at: ConfigPath([.key("contents"), .key("baseimage")]),
-                "building on a base image is not supported yet; remove contents.baseimage", atKey: true)
+                "a base image can only be built into an image (lamina image build/publish); remove contents.baseimage", atKey: true)
         }
         if config.format == .erofs {
             throw map.error(
@@ -203,11 +208,32 @@ public final class ImageEngine: Sendable {
         return ImageLock.configChecksum(hasher.finalize())
     }
 
-    /// Resolves the package set for one architecture.
+    /// The `contents.baseimage` of `architecture`, loaded and verified once; nil without a base image.
+    /// - Throws: what `BaseImage.load` throws, the message naming the config file.
+    public func baseImage(architecture: Architecture) throws -> BaseImage? {
+        guard let descriptor = configuration.contents.baseImage else { return nil }
+        if let known = baseImages.withLock({ $0[architecture] }) { return known }
+        let configDirectory = (options.configPath as NSString).deletingLastPathComponent
+        let scratch = options.temporaryDirectory + "/base-image-\(architecture.apk)"
+        let base: BaseImage
+        do {
+            base = try BaseImage.load(
+                descriptor, architecture: architecture, searchDirectories: ["."] + options.includePaths + [configDirectory.isEmpty ? "." : configDirectory],
+                scratch: scratch)
+        } catch let error as LaminaError {
+            throw error.about(configFileName)
+        }
+        baseImages.withLock { $0[architecture] = base }
+        return base
+    }
+
+    /// Resolves the package set for one architecture (without what a base image already holds).
     public func resolve(architecture: Architecture, keyring: Keyring) async throws -> ResolvedContents {
         let installer = ContentsInstaller(client: try client(keyring: keyring))
         return try await installer.resolve(
-            ContentsRequest(repositories: try buildRepositories(), world: configuration.contents.packages, architecture: architecture, lock: try lock()))
+            ContentsRequest(
+                repositories: try buildRepositories(), world: configuration.contents.packages, architecture: architecture, lock: try lock(),
+                basePackages: try baseImage(architecture: architecture)?.packages ?? []))
     }
 
     /// Resolves and installs one architecture's packages into `builder`, then writes the apk database.
@@ -221,14 +247,17 @@ public final class ImageEngine: Sendable {
 
     /// Fetches and installs an already resolved package set into `builder`, then writes the apk database.
     /// With a `precompressor`, file contents start compressing for the layer as soon as they are in.
+    /// With a `base` image, its packages come first in the database (as apko records them) and are pinned in the
+    /// world; their files stay in the base's layers.
     public func install(
         _ resolved: ResolvedContents, into builder: inout RootFSBuilder, keyring: Keyring, keys: [String: String], clock: BuildClock,
-        precompressor: ContentPrecompressor? = nil
+        precompressor: ContentPrecompressor? = nil, base: BaseImage? = nil
     ) async throws {
+        if let base { builder.adoptInstalled(base.installed) }
         let installer = ContentsInstaller(client: try client(keyring: keyring))
         try await installer.install(resolved, into: &builder, precompressor: precompressor)
         try builder.writeDatabase(
-            .init(world: configuration.contents.packages, repositories: try runtimeRepositoryLines(), keys: runtimeKeys(keys),
+            .init(world: configuration.contents.packages + (base?.worldPins ?? []), repositories: try runtimeRepositoryLines(), keys: runtimeKeys(keys),
                   architecture: resolved.architecture.apk, modificationTime: clock.epoch))
     }
 

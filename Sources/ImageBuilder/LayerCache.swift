@@ -201,6 +201,8 @@ struct LayerCacheKey: Encodable, Sendable {
     var services: [String: String]?
     /// `layering` (nil for one layer).
     var layering: Layering?
+    /// The base image's manifest digest and installed database digest (nil without a base image).
+    var base: String? = nil
 
     /// The key, or nil when some package has no control checksum to identify it by.
     func digest() throws -> Digest? {

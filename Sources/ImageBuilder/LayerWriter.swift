@@ -2,6 +2,7 @@ import APK
 import Archive
 import Foundation
 import LaminaCore
+import OCI
 
 /// The result of writing a layer: its compressed file, digests and size.
 public struct WrittenLayer: Sendable, Hashable, Codable {
@@ -15,6 +16,11 @@ public struct WrittenLayer: Sendable, Hashable, Codable {
     public var size: Int64
     /// Uncompressed size.
     public var uncompressedSize: Int64
+    /// The layer's media type when it is not gzip-compressed OCI (a base image's docker or plain-tar layer).
+    public var mediaType: MediaType? = nil
+
+    /// The layer's descriptor in a manifest.
+    public var descriptor: Descriptor { Descriptor(mediaType: mediaType ?? .ociLayerGzip, digest: digest, size: size) }
 }
 
 /// Writes a `FileTree` as one reproducible gzip-compressed tar layer, hashing both forms in the

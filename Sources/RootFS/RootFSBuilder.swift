@@ -28,6 +28,16 @@ public struct RootFSBuilder: Sendable {
     /// Starts from an existing tree (e.g. directories created beforehand).
     public mutating func setTree(_ tree: FileTree) { self.tree = tree }
 
+    /// Records packages already installed beneath this tree (a base image's, whose files live in its layers): they
+    /// come first in the database, and apk's overwrite rules hold for their files as for any installed package.
+    public mutating func adoptInstalled(_ packages: [InstalledPackage]) {
+        for package in packages {
+            let index = installed.count
+            installed.append(package)
+            for path in package.filePaths { owners[path] = index }
+        }
+    }
+
     /// Installs the package at `path`.
     /// - Parameters:
     ///   - expected: the index record the package was chosen from; its identity must match.
@@ -119,7 +129,9 @@ public struct RootFSBuilder: Sendable {
         let previous = installed[ownerIndex].info
         let allowed = previous.name == info.name || (previous.origin != nil && previous.origin == info.origin)
             || info.replaces.contains { $0.name == previous.name }
-            || (tree.nodes[real]?.content != nil && sameContent(tree.nodes[real], sha1, installed[ownerIndex], real))
+            // Identical content may be overwritten: judged by the owner's recorded SHA-1, for a file in the tree or
+            // one of a base image (adopted, so not in the tree).
+            || ((tree.nodes[real]?.content != nil || tree.nodes[real] == nil) && sameContent(tree.nodes[real], sha1, installed[ownerIndex], real))
         if !allowed {
             throw LaminaError(
                 .conflict, "\(info.nameVersion) wants to overwrite '\(real)' owned by \(previous.nameVersion) (add it to replaces, or remove one)",

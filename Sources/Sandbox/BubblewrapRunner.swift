@@ -13,10 +13,11 @@ import LaminaCore
 /// fresh `/proc`, `/dev` and `/tmp`, new PID/IPC/UTS/cgroup (and, unless asked otherwise, network)
 /// namespaces, a cleared environment, its own session, and death with its parent.
 ///
-/// Identity (`SandboxConfiguration.User.automatic`): as root, steps run as root without a user
-/// namespace, because `--unshare-all` as root creates one that maps only uid 0, where `chown` to any
-/// other id fails (EINVAL). As another user, steps run as uid/gid 1000 in a user namespace mapped onto
-/// the caller, as melange does; this needs unprivileged user namespaces.
+/// Identity: by default (`SandboxConfiguration.User.buildUser`) steps run as melange's build user, uid/gid 1000,
+/// in a user namespace that maps it onto the caller, so what they write to the workspace belongs to the caller
+/// (as Lamina's own files do) and they hold no capability. `.root` as root runs without a user namespace,
+/// because `--unshare-all` as root creates one that maps only uid 0, where `chown` to any other id fails
+/// (EINVAL); as another user it maps root onto the caller. Without root this needs unprivileged user namespaces.
 public struct BubblewrapRunner: BuildRunner {
     public var name: String { "bubblewrap" }
     public var supportsHostRoot: Bool { true }
@@ -128,9 +129,8 @@ public struct BubblewrapRunner: BuildRunner {
 
     static func identity(_ user: SandboxConfiguration.User, isRoot: Bool) -> Identity {
         switch user {
-        case .automatic: return isRoot ? .hostRoot : .namespaced(uid: 1000, gid: 1000)
         case .root: return isRoot ? .hostRoot : .namespaced(uid: 0, gid: 0)
-        case .mapped(let uid, let gid): return .namespaced(uid: uid, gid: gid)
+        case .buildUser, .mapped: return .namespaced(uid: user.ids.uid, gid: user.ids.gid)
         }
     }
 }

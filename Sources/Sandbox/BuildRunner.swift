@@ -73,14 +73,27 @@ public struct SandboxConfiguration: Sendable, Hashable {
 
     /// Who the steps run as.
     public enum User: Sendable, Hashable {
-        /// melange's choice: when Lamina runs as root, steps run as root (no user namespace, Docker's
-        /// default capabilities); otherwise as uid/gid 1000 in a user namespace, mapped onto the caller,
-        /// so files written to the workspace belong to the caller.
-        case automatic
-        /// Root inside the guest. Without host root this is a user namespace mapping root onto the caller.
+        /// melange's `build` user, uid/gid 1000, in every runner (the default): bubblewrap maps it onto the
+        /// caller in a user namespace, so files written to the workspace belong to the caller; container engines
+        /// run the steps with `--user 1000:1000` after handing the workspace to it.
+        case buildUser
+        /// Root inside the guest (melange's `run-as: root`). Without host root, bubblewrap makes this a user
+        /// namespace mapping root onto the caller.
         case root
-        /// The given ids inside a user namespace, mapped onto the caller.
+        /// The given ids (another `run-as` user); bubblewrap maps them onto the caller in a user namespace.
         case mapped(uid: UInt32, gid: UInt32)
+
+        /// melange's build user and group id.
+        public static let buildUserID: UInt32 = 1000
+
+        /// The uid and gid the steps see.
+        public var ids: (uid: UInt32, gid: UInt32) {
+            switch self {
+            case .buildUser: return (Self.buildUserID, Self.buildUserID)
+            case .root: return (0, 0)
+            case .mapped(let uid, let gid): return (uid, gid)
+            }
+        }
     }
 
     /// Where the workspace appears in the guest.
@@ -105,7 +118,7 @@ public struct SandboxConfiguration: Sendable, Hashable {
 
     public init(
         guestRoot: URL?, guestRootWritable: Bool = true, workspace: URL, environment: [String: String] = [:],
-        network: Bool = false, mounts: [Mount] = [], user: User = .automatic, capabilities: CapabilityChanges = .init()
+        network: Bool = false, mounts: [Mount] = [], user: User = .buildUser, capabilities: CapabilityChanges = .init()
     ) {
         self.capabilities = capabilities
         self.guestRoot = guestRoot

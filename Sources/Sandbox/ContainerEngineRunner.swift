@@ -95,6 +95,15 @@ public struct ContainerEngineRunner: BuildRunner {
                     + " (the host's / can only be used with bubblewrap)")
         }
         try BubblewrapRunner.validate(configuration)
+        // Engines give a non-root user no effective capabilities (no ambient set): an added one would never reach
+        // the steps, so it is refused rather than ignored.
+        if !configuration.capabilities.add.isEmpty, configuration.user != .root {
+            throw LaminaError(
+                .invalidInput,
+                "capabilities.add needs root steps with the \(engine.rawValue) runner (\(engine.rawValue) gives the build user "
+                    + "no capabilities): add 'run-as: root' under environment.accounts, or use bubblewrap",
+                subject: "capabilities.add")
+        }
         guard let binary = locate() else {
             throw LaminaError(.sandbox, "\(engine.rawValue) not found on PATH")
         }
@@ -112,6 +121,17 @@ public struct ContainerEngineRunner: BuildRunner {
         } catch {
             await ContainerSession.remove(image: image, container: container, runner: self, binary: binary)
             throw error
+        }
+        // An unprivileged step user needs the workspace (its HOME) to be its own.
+        if configuration.user != .root {
+            let handed = try await CommandOutput.run(
+                binary, chownArguments(container: container, owner: user(configuration)), environment: environmentOverrides)
+            guard handed.status == .exited(0) else {
+                await ContainerSession.remove(image: image, container: container, runner: self, binary: binary)
+                throw LaminaError(
+                    .sandbox, "cannot give the workspace to the build user \(user(configuration)): \(handed.stderr)",
+                    subject: configuration.workspace.path)
+            }
         }
         return ContainerSession(
             runner: self, binary: binary, image: image, container: container, keeper: keeper, configuration: configuration)
@@ -223,12 +243,23 @@ public struct ContainerEngineRunner: BuildRunner {
         globalArguments + ["rm", "-f"] + (engine == .podman ? ["-t", "0"] : []) + [container]
     }
 
-    /// melange runs container steps as root; `.mapped` picks other ids.
+    /// `uid:gid` of the steps: the build user (1000:1000) unless the configuration asks for root or another user.
     func user(_ configuration: SandboxConfiguration) -> String {
-        switch configuration.user {
-        case .automatic, .root: return "0:0"
-        case .mapped(let uid, let gid): return "\(uid):\(gid)"
-        }
+        let ids = configuration.user.ids
+        return "\(ids.uid):\(ids.gid)"
+    }
+
+    /// The `exec` arguments that, as root in the container, give the workspace (recursively) to `owner`
+    /// (`uid:gid`): to the steps' user before they run, and back to the host's side afterwards.
+    func chownArguments(container: String, owner: String) -> [String] {
+        globalArguments + ["exec", "-u", "0:0", container, "chown", "-R", owner, SandboxConfiguration.workspacePath]
+    }
+
+    /// Who owns the workspace on the host's side, as the container's root sees it: the caller with a rootful
+    /// engine, root (the caller) with rootless podman.
+    var hostOwner: String {
+        let (uid, gid) = (getuid(), getgid())
+        return engine == .podman || uid == 0 ? "0:0" : "\(uid):\(gid)"
     }
 }
 
@@ -277,11 +308,19 @@ struct ContainerSession: BuildSession {
     /// Closes the container's shell (it exits and `--rm` removes it), makes sure it is gone, removes the image.
     func teardown() async throws {
         let (container, image, runner, binary, keeper) = (container, image, runner, binary, keeper)
+        let handBack = configuration.user != .root && !keeper.exited
         let failure: String? = await withCheckedContinuation { continuation in
             Task.detached {
-                await keeper.stop()
                 let environment = runner.environmentOverrides
                 var problems: [String] = []
+                // The workspace goes back to the host's side before the container ends.
+                if handBack, let back = try? await CommandOutput.run(
+                    binary, runner.chownArguments(container: container, owner: runner.hostOwner), environment: environment),
+                    back.status != .exited(0)
+                {
+                    problems.append("cannot give the workspace back: \(back.stderr)")
+                }
+                await keeper.stop()
                 if let removed = try? await CommandOutput.run(binary, runner.removeArguments(container), environment: environment),
                     removed.status != .exited(0)
                 {

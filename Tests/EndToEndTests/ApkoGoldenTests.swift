@@ -129,26 +129,6 @@ extension EndToEnd {
             }
         }
 
-        /// image_on_top.apko.yaml builds on base_image/ (apko adds a second layer). We cannot yet: a clear
-        /// refusal, not an image silently missing its base.
-        @Test func imageOnTopIsRefused() throws {
-            try TemporaryDirectory.withSync { dir in
-                let r = try CommandRunner.lamina(
-                    [
-                        "image", "build", "testdata/image_on_top.apko.yaml", "top:1", dir.path + "/out.tar",
-                        "--cache-dir", dir.path + "/cache",
-                        "--offline", "--log-level", "error",
-                    ],
-                    directory: apkoCLI)
-                #expect(r.status == 1)
-                #expect(
-                    r.stderr.hasPrefix("error: ") && r.stderr.contains("contents.baseimage")
-                        && r.stderr.split(separator: "\n").count == 1,
-                    "\(r.stderr)")
-                #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0 != "cache" }.isEmpty)
-            }
-        }
-
         func compare(_ golden: GoldenCase, ours: String, sboms: String) throws {
             // index.json: the same platforms in the same order (sorted by OCI architecture), same annotations.
             func platforms(_ root: String) throws -> [String] {

@@ -142,8 +142,9 @@ extension EndToEnd {
 }
 
 extension EndToEnd.Docker {
-    /// melange's `capabilities:` with `--runner docker`: the step's effective set gains NET_ADMIN (bit 12) and
-    /// loses NET_RAW (bit 13) against docker's defaults.
+    /// melange's `capabilities:` with `--runner docker` and root steps (`run-as: root`): the step's effective set
+    /// gains NET_ADMIN (bit 12) and loses NET_RAW (bit 13) against docker's defaults. For the build user (the
+    /// default), whom docker gives no capabilities, an added one is refused naming the key.
     @Test func capabilitiesReachDockerSteps() throws {
         let fixture = try sharedImages().fixture
         let host = "unix://" + (try daemon).socket
@@ -157,6 +158,8 @@ extension EndToEnd.Docker {
                   epoch: 0
                 \(capabilities)
                 \(fixture.busyboxEnvironment)
+                  accounts:
+                    run-as: root
                 pipeline:
                   - name: caps
                     runs: grep CapEff /proc/self/status
@@ -175,6 +178,22 @@ extension EndToEnd.Docker {
         let changed = try build("capabilities:\n  add:\n    - CAP_NET_ADMIN\n  drop:\n    - CAP_NET_RAW", "changed")
         #expect(changed & (1 << 12) != 0, "\(String(changed, radix: 16))")
         #expect(changed & (1 << 13) == 0, "\(String(changed, radix: 16))")
+
+        let refused = try fixture.write(
+            """
+            package:
+              name: caps
+              version: 1.0.0
+              epoch: 0
+            capabilities:
+              add: [CAP_NET_ADMIN]
+            \(fixture.busyboxEnvironment)
+            pipeline:
+              - runs: "true"
+            """, as: "docker-caps/refused/melange.yaml")
+        let r = try RunnerConfigs.build(
+            refused, fixture: fixture, out: dir + "/refused/out", cache: dir + "/cache", runner: ["--runner", "docker", "--docker-host", host])
+        #expect(r.status == 1 && r.stderr.contains("capabilities.add") && r.stderr.contains("run-as: root"), "\(r.stderr)")
         #expect(try leftovers().isEmpty)
     }
 }

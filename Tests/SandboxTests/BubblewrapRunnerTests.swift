@@ -272,9 +272,20 @@ struct BubblewrapAlpineTests {
 struct BubblewrapArgumentTests {
     let workspace = URL(fileURLWithPath: "/work/ws")
 
-    @Test("as root: no user namespace, separate net unless asked")
-    func rootArguments() {
+    @Test("by default, even started by root: melange's build user, uid/gid 1000, in a user namespace")
+    func buildUserArguments() {
         let configuration = SandboxConfiguration(guestRoot: URL(fileURLWithPath: "/guest"), workspace: workspace)
+        #expect(configuration.user == .buildUser)
+        for isRoot in [true, false] {
+            let arguments = BubblewrapRunner.arguments(for: configuration, step: BuildStep(name: "s", script: ":"), isRoot: isRoot)
+            #expect(containsSequence(arguments, ["--unshare-user", "--uid", "1000", "--gid", "1000"]), "isRoot \(isRoot)")
+            #expect(arguments.contains("--unshare-all"))
+        }
+    }
+
+    @Test("run-as root, as root: no user namespace, separate net unless asked")
+    func rootArguments() {
+        let configuration = SandboxConfiguration(guestRoot: URL(fileURLWithPath: "/guest"), workspace: workspace, user: .root)
         let arguments = BubblewrapRunner.arguments(for: configuration, step: BuildStep(name: "s", script: ":"), isRoot: true)
         #expect(Array(arguments.prefix(3)) == ["--bind", "/guest", "/"])
         #expect(arguments.contains("--unshare-net"))
@@ -291,6 +302,26 @@ struct BubblewrapArgumentTests {
         networked.network = true
         let withNet = BubblewrapRunner.arguments(for: networked, step: BuildStep(name: "s", script: ":"), isRoot: true)
         #expect(!withNet.contains("--unshare-net"))
+    }
+
+    /// What a step sees: `id` 1000:1000 by default (its workspace files the caller's on the host), 0:0 when asked.
+    @Test(.enabled(if: SandboxFixtures.bwrapAvailable, "needs bwrap (apt-get install bubblewrap)"))
+    func stepIdentity() async throws {
+        for (user, expected) in [(SandboxConfiguration.User.buildUser, "1000:1000"), (.root, "0:0"), (.mapped(uid: 1234, gid: 99), "1234:99")] {
+            try await TemporaryDirectory.with { dir in
+                let configuration = SandboxConfiguration(
+                    guestRoot: nil, workspace: dir.url, environment: SandboxConfiguration.defaultEnvironment(sourceDateEpoch: 0), user: user)
+                let session = try await BubblewrapRunner().prepare(configuration)
+                let recorder = LineRecorder()
+                try await session.runChecked(
+                    BuildStep(name: "id", script: "echo \"$(id -u):$(id -g)\"; echo data > \"$HOME/written\" && echo home-ok"),
+                    output: recorder.handler)
+                #expect(recorder.texts(.stdout) == [expected, "home-ok"], "\(user)")
+                let attributes = try FileManager.default.attributesOfItem(atPath: dir.url.appendingPathComponent("written").path)
+                #expect((attributes[.ownerAccountID] as? NSNumber)?.uint32Value == getuid(), "the caller owns what \(user) wrote")
+                try await session.teardown()
+            }
+        }
     }
 
     @Test("as a user: --unshare-all with uid/gid 1000, --share-net only when asked")

@@ -71,9 +71,9 @@ struct CapabilityChangeTests {
             #expect(both & netRawBit != 0)
             #expect(both & netAdminBit == 0)
             if getuid() == 0 {
-                let root = try await mask(user: .automatic, .init())
+                let root = try await mask(user: .root, .init())
                 #expect(root & netRawBit != 0)
-                let dropped = try await mask(user: .automatic, try .init(add: [], drop: ["CAP_NET_RAW"]))
+                let dropped = try await mask(user: .root, try .init(add: [], drop: ["CAP_NET_RAW"]))
                 #expect(dropped & netRawBit == 0)
                 #expect(dropped | netRawBit == root, "nothing else changed")
             }

@@ -66,11 +66,11 @@ struct ContainerEngineArgumentTests {
         #expect(create.contains("/work/ws:/home/build"))
         #expect(create.contains("/cache:/var/cache/melange:ro"))
         #expect(Array(create.suffix(2)) == ["img:1", "/bin/sh"])
-        #expect(create.contains("0:0"))
+        #expect(create.contains("1000:1000"), "melange's build user by default")
 
         let step = BuildStep(name: "s", script: "make", environment: ["CC": "gcc", "HOME": "/root"])
         let exec = runner.execArguments(configuration: configuration, step: step, container: "c1")
-        #expect(Array(exec.prefix(5)) == ["exec", "-u", "0:0", "-w", "/home/build"])
+        #expect(Array(exec.prefix(5)) == ["exec", "-u", "1000:1000", "-w", "/home/build"])
         #expect(exec.contains("CC=gcc"))
         #expect(exec.contains("HOME=/root"), "the step's variables win")
         #expect(!exec.contains("HOME=/home/build"))
@@ -79,14 +79,15 @@ struct ContainerEngineArgumentTests {
 
         configuration.network = true
         configuration.guestRootWritable = false
-        configuration.user = .mapped(uid: 1000, gid: 1000)
+        configuration.user = .root
         let networked = runner.createArguments(
             configuration: configuration, image: "img:1", container: "c1", extraOptions: ContainerEngineRunner.lowLimitOptions)
         #expect(!networked.contains("--network=none"))
         #expect(networked.contains("--read-only"))
-        #expect(networked.contains("1000:1000"))
+        #expect(networked.contains("0:0") && !networked.contains("1000:1000"))
         #expect(networked.contains("nofile=1024:1024"))
-        #expect(runner.execArguments(configuration: configuration, step: step, container: "c1").contains("1000:1000"))
+        #expect(runner.execArguments(configuration: configuration, step: step, container: "c1").contains("0:0"))
+        #expect(runner.chownArguments(container: "c1", owner: "1000:1000") == ["exec", "-u", "0:0", "c1", "chown", "-R", "1000:1000", "/home/build"])
         #expect(runner.removeArguments("c1") == ["rm", "-f", "c1"])
         #expect(ContainerEngineRunner.podman().removeArguments("c1") == ["rm", "-f", "-t", "0", "c1"], "no 10 s stop wait")
     }
@@ -149,8 +150,10 @@ struct ContainerEngineRunnerTests {
                 let root = try SandboxFixtures.alpineRoot(in: dir)
                 let workspace = dir.url.appendingPathComponent("ws")
                 try FileManager.default.createDirectory(at: workspace, withIntermediateDirectories: true)
+                // Root, so that steps may write to the guest root (`ids` checks the build user).
                 let configuration = SandboxConfiguration(
-                    guestRoot: root, workspace: workspace, environment: SandboxConfiguration.defaultEnvironment(sourceDateEpoch: 0))
+                    guestRoot: root, workspace: workspace, environment: SandboxConfiguration.defaultEnvironment(sourceDateEpoch: 0),
+                    user: .root)
                 let session = try await runner.prepare(configuration)
                 let recorder = LineRecorder()
                 try await session.runChecked(
@@ -186,6 +189,34 @@ struct ContainerEngineRunnerTests {
                 try await session.teardown()  // a second teardown is harmless
                 let images = try CommandRunner.run(binary, ["image", "inspect", own.image])
                 #expect(images.status != 0, "the build's image \(own.image) is still there")
+            }
+        }
+    }
+}
+
+extension ContainerEngineRunnerTests {
+    @Test("steps run as the build user (1000:1000) unless asked for root; the workspace is theirs, then the caller's again")
+    func ids() async throws {
+        for runner in Self.runners {
+            for (user, expected) in [(SandboxConfiguration.User.buildUser, "1000:1000"), (.root, "0:0")] {
+                try await TemporaryDirectory.with { dir in
+                    let root = try SandboxFixtures.alpineRoot(in: dir)
+                    let workspace = dir.url.appendingPathComponent("ws")
+                    try FileManager.default.createDirectory(at: workspace.appendingPathComponent("src"), withIntermediateDirectories: true)
+                    let configuration = SandboxConfiguration(
+                        guestRoot: root, workspace: workspace, environment: SandboxConfiguration.defaultEnvironment(sourceDateEpoch: 0),
+                        user: user)
+                    let session = try await runner.prepare(configuration)
+                    let recorder = LineRecorder()
+                    try await session.runChecked(
+                        BuildStep(name: "id", script: "echo \"$(id -u):$(id -g)\"; echo data > \"$HOME/src/written\" && echo home-ok"),
+                        output: recorder.handler)
+                    #expect(recorder.texts(.stdout) == [expected, "home-ok"], "\(runner.name) \(user)")
+                    try await session.teardown()
+                    let written = workspace.appendingPathComponent("src/written").path
+                    let owner = (try FileManager.default.attributesOfItem(atPath: written)[.ownerAccountID] as? NSNumber)?.uint32Value
+                    #expect(owner == getuid(), "\(runner.name) \(user): the caller owns the workspace after the build")
+                }
             }
         }
     }

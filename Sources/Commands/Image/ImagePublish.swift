@@ -146,7 +146,7 @@ struct ImagePublish: AsyncParsableCommand {
                     architecture: image.architecture, manifest: image.manifest, config: image.config,
                     layers: image.layers.map { layer in
                         LayoutBlob(
-                            descriptor: Descriptor(mediaType: .ociLayerGzip, digest: layer.digest, size: layer.size),
+                            descriptor: layer.descriptor,
                             file: layout + "/" + ImageLayout.blobPath(layer.digest))
                     })
             }

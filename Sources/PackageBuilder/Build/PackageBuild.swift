@@ -149,6 +149,7 @@ public struct PackageBuild: Sendable {
         let sandbox = SandboxConfiguration(
             guestRoot: guest.root.map { URL(fileURLWithPath: $0) }, guestRootWritable: true,
             workspace: URL(fileURLWithPath: workspace), environment: environment, network: options.network,
+            user: try StepUser.resolve(config.environment.accounts, key: "environment.accounts.run-as"),
             capabilities: try CapabilityChanges(add: config.capabilities.add, drop: config.capabilities.drop))
         progress?(.note("runner: \(options.runner.name)\(guest.root == nil ? ", guest: the host's / read-only (no environment packages)" : "")"))
         let fetcher = SourceFetcher(cacheDirectory: options.cacheDirectory, offline: options.offline, transport: transport, progress: progress)

@@ -103,6 +103,7 @@ public struct PackageTest: Sendable {
         let sandbox = SandboxConfiguration(
             guestRoot: URL(fileURLWithPath: guest), guestRootWritable: true, workspace: URL(fileURLWithPath: workspace),
             environment: test.environment, network: options.network,
+            user: try StepUser.resolve(configuration.accounts, key: "test.environment.accounts.run-as"),
             capabilities: try CapabilityChanges(add: loaded.configuration.capabilities.add, drop: loaded.configuration.capabilities.drop))
         try await GuestRoot.withSession(options.runner, sandbox) { session in
             for step in test.steps {
