@@ -8,6 +8,9 @@ import LaminaCore
 
 /// cosign's password-encrypted private key envelope.
 public struct EncryptedKey: Sendable, Hashable {
+    /// The most memory a key file's scrypt parameters may ask for.
+    static let maximumScryptMemory = 256 << 20
+
     public static let label = "ENCRYPTED SIGSTORE PRIVATE KEY"
     public static let legacyLabel = "ENCRYPTED COSIGN PRIVATE KEY"
 
@@ -100,6 +103,14 @@ public struct EncryptedKey: Sendable, Hashable {
         let p = try field(params["p"], "kdf.params.p", as: Int.self)
         guard n > 1, n <= 1 << 20, n & (n - 1) == 0, (1...32).contains(r), (1...16).contains(p) else {
             throw LaminaError(.invalidInput, "encrypted key: scrypt parameters N=\(n) r=\(r) p=\(p) are out of range")
+        }
+        // scrypt needs 128·N·r bytes and N·r·p block mixes: a key file must not be able to ask for gigabytes or
+        // minutes (cosign writes N=65536 r=8 p=1: 64 MiB).
+        guard 128 * n * r <= Self.maximumScryptMemory, n * r * p <= 1 << 23 else {
+            throw LaminaError(
+                .invalidInput,
+                "encrypted key: scrypt parameters N=\(n) r=\(r) p=\(p) need \((128 * n * r) >> 20) MiB and \(n * r * p) mixes "
+                    + "(at most \(Self.maximumScryptMemory >> 20) MiB and \(1 << 23))")
         }
         let nonce = try base64(cipher["nonce"], "cipher.nonce")
         guard nonce.count == SecretBox.nonceBytes else {

@@ -114,6 +114,9 @@ struct KeyTests {
             (#"{"kdf":{"name":"argon2"},"cipher":{"name":"nacl/secretbox"}}"#, "argon2"),
             (#"{"kdf":{"name":"scrypt","params":{"N":3,"r":8,"p":1},"salt":"AA=="},"cipher":{"name":"nacl/secretbox","nonce":"AA=="},"ciphertext":""}"#, "out of range"),
             (#"{"cipher":{"name":"nacl/secretbox"}}"#, "kdf"),
+            // 4 GiB of scrypt memory (N=2^20, r=32) and 2^24 mixes (N=2^18, r=8, p=8) are refused before any work.
+            (#"{"kdf":{"name":"scrypt","params":{"N":1048576,"r":32,"p":1},"salt":"AA=="},"cipher":{"name":"nacl/secretbox","nonce":"AA=="},"ciphertext":""}"#, "need 4096 MiB"),
+            (#"{"kdf":{"name":"scrypt","params":{"N":262144,"r":8,"p":8},"salt":"AA=="},"cipher":{"name":"nacl/secretbox","nonce":"AA=="},"ciphertext":""}"#, "16777216 mixes"),
         ]
         for (json, needle) in cases {
             do {
