@@ -85,7 +85,7 @@ struct SolverGraph {
     /// Names of packages left out because of their architecture, with those architectures.
     var otherArchitectures: [String: Set<String>] = [:]
 
-    private var reverseEdges = Set<ReverseEdge>()
+    private var reverseEdges = EdgeSet()
     private var identityIndex: [Digest: Int] = [:]
     private var fallbackIndex: [String: Int] = [:]
 
@@ -227,16 +227,48 @@ struct SolverGraph {
         }
     }
 
-    private struct ReverseEdge: Hashable {
-        var target: Int
-        var dependent: Int
-        var installIf: Bool
+    /// The reverse edges recorded so far, each packed into one integer: an open-addressing set, because a
+    /// package's dependencies times its provides make hundreds of thousands of insertions for a real index
+    /// (busybox alone provides ~400 names), too many for `Set`'s seeded hashing of a struct.
+    struct EdgeSet {
+        private var slots = [UInt64](repeating: 0, count: 1 << 12)
+        private var count = 0
+
+        /// Inserts `key` (never 0); whether it was new.
+        mutating func insert(_ key: UInt64) -> Bool {
+            var mask = slots.count - 1
+            if (count + 1) * 2 > slots.count {
+                grow()
+                mask = slots.count - 1
+            }
+            var slot = Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> 20) & mask
+            while true {
+                let existing = slots[slot]
+                if existing == key { return false }
+                if existing == 0 { break }
+                slot = (slot + 1) & mask
+            }
+            slots[slot] = key
+            count += 1
+            return true
+        }
+
+        private mutating func grow() {
+            let old = slots
+            slots = [UInt64](repeating: 0, count: old.count * 2)
+            let mask = slots.count - 1
+            for key in old where key != 0 {
+                var slot = Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> 20) & mask
+                while slots[slot] != 0 { slot = (slot + 1) & mask }
+                slots[slot] = key
+            }
+        }
     }
 
     /// Records that `dependent` depends on (or is installed if) `target`, once.
     private mutating func addReverse(_ target: Int, _ dependent: Int, installIf: Bool) {
-        guard reverseEdges.insert(ReverseEdge(target: target, dependent: dependent, installIf: installIf)).inserted
-        else { return }
+        let key = UInt64(target) << 32 | UInt64(dependent) << 1 | (installIf ? 1 : 0) | 1 << 63
+        guard reverseEdges.insert(key) else { return }
         if installIf {
             names[target].reverseInstallIf.append(dependent)
         } else {

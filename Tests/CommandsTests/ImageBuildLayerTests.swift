@@ -90,7 +90,7 @@ struct ImageBuildLayerTests {
             let du = try CommandRunner.lamina(["cache", "du", "--json", "--cache-dir", cache])
             #expect(du.status == 0, "\(du.stderr)")
             let areas = try #require(try JSONSerialization.jsonObject(with: Data(du.stdout.utf8)) as? [[String: Any]])
-            #expect(areas.map { $0["area"] as? String } == ["indexes", "packages", "sources", "layers", "outputs"])
+            #expect(areas.map { $0["area"] as? String } == ["indexes", "compiled-indexes", "packages", "sources", "layers", "outputs"])
             #expect(areas.first { $0["area"] as? String == "layers" }?["entries"] as? Int == 1)
             #expect(areas.first { $0["area"] as? String == "outputs" }?["entries"] as? Int == 2)
 
