@@ -1,3 +1,4 @@
+import Archive
 import Foundation
 import LaminaCore
 
@@ -16,11 +17,33 @@ extension APKIndex {
     ///   `.limitExceeded` past `maxRecords` records (`SizeLimits.maxIndexRecords`).
     public static func parseText(
         bytes: UnsafeRawBufferPointer, source: String = "APKINDEX", maxRecords: Int = SizeLimits.default.maxIndexRecords
-    )
-        throws -> [PackageInfo]
+    ) throws -> [PackageInfo] {
+        var parser = IndexTextParser(source: source, maxRecords: maxRecords)
+        _ = try parser.feed(bytes, isLast: true)
+        return try parser.end()
+    }
+
+    /// Parses APKINDEX text read from `stream` a chunk at a time, so the text is never held whole and a
+    /// hostile index is refused as soon as it passes `maxRecords`.
+    public static func parseText(stream: ByteSource, source: String, maxRecords: Int = SizeLimits.default.maxIndexRecords) throws
+        -> [PackageInfo]
     {
-        var parser = IndexTextParser(source: source)
-        return try parser.parse(bytes, maxRecords: maxRecords)
+        var parser = IndexTextParser(source: source, maxRecords: maxRecords)
+        let chunkSize = 1 << 20
+        let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: chunkSize, alignment: 16)
+        defer { chunk.deallocate() }
+        // The bytes not parsed yet: the start of a line whose end has not been read.
+        var pending: [UInt8] = []
+        pending.reserveCapacity(chunkSize * 2)
+        while true {
+            let n = try stream.read(into: chunk)
+            if n == 0 { break }
+            pending.append(contentsOf: UnsafeRawBufferPointer(rebasing: chunk[0..<n]))
+            let used = try pending.withUnsafeBytes { try parser.feed($0, isLast: false) }
+            pending.removeFirst(used)
+        }
+        _ = try pending.withUnsafeBytes { try parser.feed($0, isLast: true) }
+        return try parser.end()
     }
 }
 
@@ -103,62 +126,69 @@ struct TextInterner {
 
 struct IndexTextParser {
     let source: String
-    var interner = TextInterner()
+    let maxRecords: Int
+    private var fields: RecordFieldReader
+    private var packages: [PackageInfo] = []
+    private var current = PackageInfo(name: "", version: "")
+    private var recordStart = 0
+    private var inRecord = false
+    private var lineNumber = 0
 
-    init(source: String) { self.source = source }
+    init(source: String, maxRecords: Int) {
+        self.source = source
+        self.maxRecords = maxRecords
+        self.fields = RecordFieldReader(source: source)
+    }
 
-    mutating func parse(_ bytes: UnsafeRawBufferPointer, maxRecords: Int) throws -> [PackageInfo] {
-        var packages: [PackageInfo] = []
-        var current = PackageInfo(name: "", version: "")
-        var recordStart = 0
-        var inRecord = false
-        var lineNumber = 0
-        guard let base = bytes.baseAddress else { return [] }
+    /// Parses the complete lines of `bytes` (and, when `isLast`, a final line without its newline); returns
+    /// how many bytes were used: the rest is the start of a line to feed again with what follows it.
+    mutating func feed(_ bytes: UnsafeRawBufferPointer, isLast: Bool) throws -> Int {
+        guard let base = bytes.baseAddress else { return 0 }
         let end = bytes.count
         var position = 0
-
-        while position <= end {
-            // One line: [position, lineEnd); the last line may lack its newline.
+        while position < end {
             let lineEnd: Int
-            if position == end {
-                lineEnd = end
-            } else if let found = memchr(base + position, 0x0a, end - position) {
+            if let found = memchr(base + position, 0x0a, end - position) {
                 lineEnd = UnsafeRawPointer(found) - base
-            } else {
+            } else if isLast {
                 lineEnd = end
+            } else {
+                return position
             }
-            lineNumber += 1
             var stop = lineEnd
             if stop > position, base.load(fromByteOffset: stop - 1, as: UInt8.self) == 0x0d { stop -= 1 }
-            let line = UnsafeRawBufferPointer(start: base + position, count: stop - position)
+            try line(UnsafeRawBufferPointer(start: base + position, count: stop - position))
             position = lineEnd + 1
-            if line.isEmpty {
-                if inRecord {
-                    try finish(&current, &packages, recordStart: recordStart, maxRecords: maxRecords)
-                    inRecord = false
-                }
-                if lineEnd == end { break }
-                continue
-            }
-            if !inRecord {
-                inRecord = true
-                recordStart = lineNumber
-            }
-            guard line.count >= 2, line[1] == UInt8(ascii: ":") else {
-                throw LaminaError(
-                    .malformed, "line \(lineNumber): expected 'X:value', got '\(String(decoding: line, as: UTF8.self).prefix(80))'",
-                    subject: source)
-            }
-            let letter = line[0]
-            let value = UnsafeRawBufferPointer(rebasing: line[2...])
-            try apply(letter, value, to: &current, line: lineNumber)
-            if lineEnd == end { break }
         }
-        if inRecord { try finish(&current, &packages, recordStart: recordStart, maxRecords: maxRecords) }
+        return end
+    }
+
+    /// Ends the text: the last record needs no blank line after it.
+    mutating func end() throws -> [PackageInfo] {
+        if inRecord { try finishRecord() }
         return packages
     }
 
-    private func finish(_ current: inout PackageInfo, _ packages: inout [PackageInfo], recordStart: Int, maxRecords: Int) throws {
+    private mutating func line(_ line: UnsafeRawBufferPointer) throws {
+        lineNumber += 1
+        if line.isEmpty {
+            if inRecord { try finishRecord() }
+            return
+        }
+        if !inRecord {
+            inRecord = true
+            recordStart = lineNumber
+        }
+        guard line.count >= 2, line[1] == UInt8(ascii: ":") else {
+            throw LaminaError(
+                .malformed, "line \(lineNumber): expected 'X:value', got '\(String(decoding: line, as: UTF8.self).prefix(80))'",
+                subject: source)
+        }
+        try fields.apply(line[0], UnsafeRawBufferPointer(rebasing: line[2...]), to: &current, line: lineNumber)
+    }
+
+    private mutating func finishRecord() throws {
+        inRecord = false
         if current.name.isEmpty || current.version.isEmpty {
             throw LaminaError(.malformed, "line \(recordStart): record without P: (name) or V: (version)", subject: source)
         }
@@ -171,8 +201,14 @@ struct IndexTextParser {
         swap(&record, &current)
         packages.append(consume record)
     }
+}
 
-    private mutating func apply(_ letter: UInt8, _ value: UnsafeRawBufferPointer, to current: inout PackageInfo, line: Int) throws {
+/// Decodes the fields of one record line by line, interning repeated texts.
+struct RecordFieldReader {
+    let source: String
+    var interner = TextInterner()
+
+    mutating func apply(_ letter: UInt8, _ value: UnsafeRawBufferPointer, to current: inout PackageInfo, line: Int) throws {
         func text() -> String { String(decoding: value, as: UTF8.self) }
         func number() throws -> Int64 {
             if let n = Self.decimal(value) { return n }

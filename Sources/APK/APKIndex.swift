@@ -108,7 +108,7 @@ extension APKIndex {
             if member == 0 { state.firstHashers.update(bytes) }
             if member == state.signedMember { state.hashers.update(bytes) }
         }
-        var members = try readMember(gzip, name: name, limits: limits)
+        var (members, packages) = try readMember(gzip, name: name, limits: limits)
         var signatures: [SignatureEntry] = []
         var signedOffset: Int?
         var digests: [Digest.Algorithm: SignableDigest]
@@ -125,7 +125,7 @@ extension APKIndex {
             state.hashers = MultiHasher(Array(Set(signatures.map(\.algorithm.digestAlgorithm))).sorted { $0.rawValue < $1.rawValue })
             state.signedMember = 1
             signedOffset = Int(gzip.compressedOffset)
-            members = try readMember(gzip, name: name, limits: limits)
+            (members, packages) = try readMember(gzip, name: name, limits: limits)
             digests = [:]
             if try gzip.nextMember() {
                 throw LaminaError(.malformed, "unexpected gzip member after the index", subject: name)
@@ -137,11 +137,11 @@ extension APKIndex {
                 throw LaminaError(.malformed, "unexpected gzip member after the index", subject: name)
             }
         }
-        guard let text = members.first(where: { $0.0.path == "APKINDEX" }) else {
+        guard let packages else {
             throw LaminaError(.malformed, "no APKINDEX member in the archive", subject: name)
         }
         var index = APKIndex(
-            packages: try text.1.withUnsafeBytes { try parseText(bytes: $0, source: "\(name): APKINDEX", maxRecords: limits.maxIndexRecords) },
+            packages: packages,
             description: members.first(where: { $0.0.path == "DESCRIPTION" }).map { String(decoding: $0.1, as: UTF8.self) })
         index.signatures = signatures
         index.signedDigests = digests
@@ -150,14 +150,24 @@ extension APKIndex {
         return index
     }
 
-    private static func readMember(_ gzip: GzipReader, name: String, limits: SizeLimits) throws -> [(TarEntry, [UInt8])] {
+    /// Reads one gzip member's tar: the first `APKINDEX` entry is parsed as it is inflated (its text is never
+    /// held whole), every other entry is returned with its content.
+    private static func readMember(_ gzip: GzipReader, name: String, limits: SizeLimits) throws
+        -> (entries: [(TarEntry, [UInt8])], packages: [PackageInfo]?)
+    {
         let tar = TarReader(gzip, name: name, limits: limits)
         var out: [(TarEntry, [UInt8])] = []
+        var packages: [PackageInfo]?
         while let entry = try tar.next() {
-            out.append((entry, try tar.readContent(limit: Int(limits.maxIndexSize))))
+            if entry.path == "APKINDEX", packages == nil {
+                packages = try parseText(stream: tar.content, source: "\(name): APKINDEX", maxRecords: limits.maxIndexRecords)
+                out.append((entry, []))
+            } else {
+                out.append((entry, try tar.readContent(limit: Int(limits.maxIndexSize))))
+            }
         }
         try gzip.skipMember()
-        return out
+        return (out, packages)
     }
 
     /// Checks the index signatures against `keyring`, as `apk verify` does for an index.

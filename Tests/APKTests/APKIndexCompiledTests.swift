@@ -37,6 +37,43 @@ import Testing
         #expect(APKIndex.damage(ofCompiled: compiled, archiveDigest: parsed.archiveDigest) == nil)
     }
 
+    /// The archive reader parses APKINDEX as it inflates, a chunk at a time: lines cut at chunk ends read as
+    /// the whole text does (Alpine's text is ~1.9 MB, so it spans chunks).
+    @Test(.enabled(if: SharedTestData.isAvailable, "needs ../shared/testdata"))
+    func streamedParseEqualsWholeTextParse() throws {
+        let path = SharedTestData.path(Self.alpine)
+        let (status, text) = try run("/bin/sh", ["-c", "tar -xzOf '\(path)' APKINDEX"])
+        #expect(status == 0 && text.utf8.count > 1 << 20)
+        let whole = try APKIndex.parseText(text)
+        let streamed = try APKIndex.read(path: path).packages
+        #expect(streamed.count == 4929)
+        #expect(streamed == whole)
+        // A stream cut into pieces of every small size, CRLF line ends included.
+        let small = Array("P:a\r\nV:1\r\nD:b c\r\n\r\nP:d\nV:2\nT:last line without newline".utf8)
+        let expected = try small.withUnsafeBytes { try APKIndex.parseText(bytes: $0) }
+        #expect(expected.map(\.name) == ["a", "d"] && expected.last?.description == "last line without newline")
+        for size in 1...7 {
+            #expect(try APKIndex.parseText(stream: ChunkedSource(small, size: size), source: "s") == expected, "chunks of \(size)")
+        }
+    }
+
+    /// Hands out its bytes `size` at a time.
+    final class ChunkedSource: ByteSource {
+        let bytes: [UInt8]
+        let size: Int
+        var offset = 0
+        init(_ bytes: [UInt8], size: Int) {
+            self.bytes = bytes
+            self.size = size
+        }
+        func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+            let n = min(size, buffer.count, bytes.count - offset)
+            for i in 0..<n { buffer[i] = bytes[offset + i] }
+            offset += n
+            return n
+        }
+    }
+
     @Test func compiledFormIsBoundToItsArchiveAndChecksItself() throws {
         let archive = try Self.signedArchive(records: 20)
         let index = try APKIndex.read(bytes: archive, name: "test")
