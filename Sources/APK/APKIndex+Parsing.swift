@@ -262,35 +262,12 @@ struct RecordFieldReader {
         return n
     }
 
-    private static let base64Values: [UInt8] = {
-        var table = [UInt8](repeating: 0xff, count: 256)
-        for (index, c) in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8.enumerated() {
-            table[Int(c)] = UInt8(index)
-        }
-        return table
-    }()
-
-    /// `Q1` + 28 base64 characters (SHA-1, one `=`): decoded directly; nil for any other shape.
+    /// `Q1` + base64 of 20 bytes (SHA-1): decoded in place; nil for any other shape.
     static func identity(_ bytes: UnsafeRawBufferPointer) -> Digest? {
-        guard bytes.count == 30, bytes[0] == UInt8(ascii: "Q"), bytes[1] == UInt8(ascii: "1"), bytes[29] == UInt8(ascii: "=") else {
-            return nil
-        }
-        var out = [UInt8](repeating: 0, count: 20)
-        var accumulator: UInt32 = 0
-        var bits = 0
-        var written = 0
-        for i in 2..<29 {
-            let value = base64Values[Int(bytes[i])]
-            if value == 0xff { return nil }
-            accumulator = accumulator << 6 | UInt32(value)
-            bits += 6
-            if bits >= 8 {
-                bits -= 8
-                out[written] = UInt8(truncatingIfNeeded: accumulator >> UInt32(bits))
-                written += 1
-            }
-        }
-        return written == 20 ? Digest(.sha1, bytes: out) : nil
+        guard bytes.count == 30, bytes[0] == UInt8(ascii: "Q"), bytes[1] == UInt8(ascii: "1"),
+            let decoded = Base64.decode(bytes: UnsafeRawBufferPointer(rebasing: bytes[2...])), decoded.count == 20
+        else { return nil }
+        return Digest(.sha1, bytes: decoded)
     }
 
     private mutating func appendList(_ value: UnsafeRawBufferPointer, to list: inout [Dependency], letter: UInt8, line: Int) throws {

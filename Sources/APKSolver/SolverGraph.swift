@@ -98,6 +98,14 @@ struct SolverGraph {
         let total = request.installed.count + request.repositories.reduce(0) { $0 + $1.packages.count }
         packages.reserveCapacity(total)
         infos.reserveCapacity(total)
+        identityIndex.reserveCapacity(total)
+        // Each package records (depends + install_if) x (1 + provides) reverse edges at most, many of them the
+        // same as another version's: room for half that bound means growing once at most.
+        var edges = 0
+        for repository in request.repositories {
+            for info in repository.packages { edges += (info.depends.count + info.installIf.count) * (1 + info.provides.count) }
+        }
+        reverseEdges = EdgeSet(capacity: edges / 2)
         names.reserveCapacity(total * 2)
         nameIndex.reserveCapacity(total * 2)
         for (index, repository) in request.repositories.enumerated() where repository.kind == .repository {
@@ -231,8 +239,15 @@ struct SolverGraph {
     /// package's dependencies times its provides make hundreds of thousands of insertions for a real index
     /// (busybox alone provides ~400 names), too many for `Set`'s seeded hashing of a struct.
     struct EdgeSet {
-        private var slots = [UInt64](repeating: 0, count: 1 << 12)
+        private var slots: [UInt64]
         private var count = 0
+
+        /// Room for `capacity` keys before growing (at most half the slots are used).
+        init(capacity: Int = 1 << 11) {
+            var size = 1 << 12
+            while size < capacity * 2 { size <<= 1 }
+            slots = [UInt64](repeating: 0, count: size)
+        }
 
         /// Inserts `key` (never 0); whether it was new.
         mutating func insert(_ key: UInt64) -> Bool {

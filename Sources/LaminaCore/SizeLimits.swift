@@ -10,9 +10,11 @@ public struct SizeLimits: Sendable, Hashable {
     /// Largest single PAX or GNU long-name header.
     public var maxHeaderSize: Int
     /// Most records one APKINDEX may hold. Real indexes hold far fewer (Alpine 3.16 main: 4,929; Wolfi:
-    /// tens of thousands); a parsed record costs ~1 KiB, so this bounds a hostile index to a few hundred
-    /// MiB. The reader stops with `.limitExceeded` at the first record past it (measured, release build:
-    /// a 10^6-record index is refused after ~0.3 s at ~300 MiB peak; see `scripts/bench-apk`).
+    /// tens of thousands); a parsed record costs ~1.2 KiB, and the text is parsed as it is inflated, so
+    /// this bounds a hostile index to ~330 MiB. The reader stops with `.limitExceeded` at the first record
+    /// past it. Measured (release build, loaded 2-core machine): a 10^6-record index (410 MB of text,
+    /// 104 MB compressed, records like `scripts/bench-apk`'s) is refused at record 250,001 after 2.3 s
+    /// of CPU with a peak RSS of 324 MiB; handling all 10^6 would need ~1.3 GiB.
     public var maxIndexRecords: Int
 
     public init(
