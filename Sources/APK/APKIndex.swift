@@ -9,6 +9,10 @@ public struct APKIndex: Sendable {
     /// Signatures found on the `.tar.gz` (empty for text input or unsigned indexes).
     public var signatures: [SignatureEntry]
     var signedDigests: [Digest.Algorithm: SignableDigest]
+    /// SHA-256 of the `.tar.gz` bytes it was read from (nil for text input or an index built in memory).
+    public internal(set) var archiveDigest: Digest?
+    /// Compressed offset where the signed member starts in that archive (nil when it is not signed).
+    public internal(set) var signedOffset: Int?
 
     public init(packages: [PackageInfo], description: String? = nil) {
         self.packages = packages
@@ -25,79 +29,8 @@ extension APKIndex {
     /// lines, each line `X:value`. Unknown letters are ignored; lines in any order.
     /// - Throws: `.malformed` naming the line for a record without `P:`/`V:` or a bad field.
     public static func parseText(_ text: String, source: String = "APKINDEX") throws -> [PackageInfo] {
-        var packages: [PackageInfo] = []
-        var current = PackageInfo(name: "", version: "")
-        var recordStart = 0
-        var inRecord = false
-        var lineNumber = 0
-
-        func finish() throws {
-            guard inRecord else { return }
-            if current.name.isEmpty || current.version.isEmpty {
-                throw LaminaError(.malformed, "line \(recordStart): record without P: (name) or V: (version)", subject: source)
-            }
-            packages.append(current)
-            current = PackageInfo(name: "", version: "")
-            inRecord = false
-        }
-
-        for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
-            lineNumber += 1
-            let line = rawLine.hasSuffix("\r") ? rawLine.dropLast() : rawLine
-            if line.isEmpty {
-                try finish()
-                continue
-            }
-            if !inRecord {
-                inRecord = true
-                recordStart = lineNumber
-            }
-            let utf8 = line.utf8
-            guard utf8.count >= 2, utf8[utf8.index(after: utf8.startIndex)] == UInt8(ascii: ":") else {
-                throw LaminaError(.malformed, "line \(lineNumber): expected 'X:value', got '\(line.prefix(80))'", subject: source)
-            }
-            let letter = line.first!
-            let value = String(line.dropFirst(2))
-            func number() throws -> Int64 {
-                guard let n = Int64(value) else {
-                    throw LaminaError(.malformed, "line \(lineNumber): \(letter): expected a number, got '\(value)'", subject: source)
-                }
-                return n
-            }
-            func list() throws -> [Dependency] {
-                do { return try Dependency.parseList(value, validateVersion: false) } catch let error as LaminaError {
-                    throw LaminaError(.malformed, "line \(lineNumber): \(letter): \(error.message)", subject: source)
-                }
-            }
-            switch letter {
-            case "C":
-                do { current.checksum = try Digest(apkIdentity: value) } catch {
-                    throw LaminaError(.malformed, "line \(lineNumber): C: is not a Q1 checksum: '\(value)'", subject: source)
-                }
-            case "P": current.name = value
-            case "V": current.version = value
-            case "A": current.arch = value
-            case "S": current.fileSize = try number()
-            case "I": current.installedSize = try number()
-            case "T": current.description = value
-            case "U": current.url = value
-            case "L": current.license = value
-            case "o": current.origin = value
-            case "m": current.maintainer = value
-            case "t": current.buildDate = try number()
-            case "c": current.commit = value
-            case "k": current.providerPriority = Int(try number())
-            case "q": current.replacesPriority = Int(try number())
-            // Repeated lines add to the list, as apk-tools reads them.
-            case "D": current.depends += try list()
-            case "p": current.provides += try list()
-            case "i": current.installIf += try list()
-            case "r": current.replaces += try list()
-            default: break
-            }
-        }
-        try finish()
-        return packages
+        var text = text
+        return try text.withUTF8 { try parseText(bytes: UnsafeRawBufferPointer($0), source: source) }
     }
 
     /// Renders one record in apk-tools 2.14's order: `C P V A S I T U L`, then `o m t c k` when
@@ -147,8 +80,17 @@ extension APKIndex {
             }
             try source.seek(to: 0)
             let bytes = try source.readAll(limit: Int(limits.maxIndexSize), what: "index")
-            return APKIndex(packages: try parseText(String(decoding: bytes, as: UTF8.self), source: path))
+            return APKIndex(packages: try bytes.withUnsafeBytes { try parseText(bytes: $0, source: path, maxRecords: limits.maxIndexRecords) })
         }
+    }
+
+    /// Reads an index held in memory: `APKINDEX.tar.gz` bytes or plain APKINDEX text, as `read(path:)` does.
+    public static func read(bytes: [UInt8], name: String, limits: SizeLimits = .default) throws -> APKIndex {
+        if bytes.starts(with: [0x1f, 0x8b]) { return try read(source: MemorySource(bytes), name: name, limits: limits) }
+        guard bytes.count <= limits.maxIndexSize else {
+            throw LaminaError(.limitExceeded, "index is larger than \(limits.maxIndexSize) bytes (limit)", subject: name)
+        }
+        return APKIndex(packages: try bytes.withUnsafeBytes { try parseText(bytes: $0, source: name, maxRecords: limits.maxIndexRecords) })
     }
 
     /// Reads an `APKINDEX.tar.gz` stream.
@@ -156,16 +98,19 @@ extension APKIndex {
         let gzip = try GzipReader(source, limit: limits.maxIndexSize, name: name)
         final class State {
             var signedMember = -1
-            var hashers = MultiHasher([.sha1, .sha256, .sha512])
+            var hashers = MultiHasher([])
             var firstHashers = MultiHasher([.sha1, .sha256, .sha512])
+            var archive = Hasher(.sha256)
         }
         let state = State()
         gzip.onCompressed = { bytes, member in
+            state.archive.update(bytes)
             if member == 0 { state.firstHashers.update(bytes) }
             if member == state.signedMember { state.hashers.update(bytes) }
         }
-        var members = try readMember(gzip, name: name, limits: limits)
+        var (members, packages) = try readMember(gzip, name: name, limits: limits)
         var signatures: [SignatureEntry] = []
+        var signedOffset: Int?
         var digests: [Digest.Algorithm: SignableDigest]
         if !members.isEmpty, members.allSatisfy({ $0.0.path.hasPrefix(".SIGN.") }) {
             for (entry, bytes) in members {
@@ -176,8 +121,11 @@ extension APKIndex {
             guard try gzip.nextMember() else {
                 throw LaminaError(.malformed, "index signature is not followed by the index", subject: name)
             }
+            // Only the digests the signatures need (the signed member is not read yet).
+            state.hashers = MultiHasher(Array(Set(signatures.map(\.algorithm.digestAlgorithm))).sorted { $0.rawValue < $1.rawValue })
             state.signedMember = 1
-            members = try readMember(gzip, name: name, limits: limits)
+            signedOffset = Int(gzip.compressedOffset)
+            (members, packages) = try readMember(gzip, name: name, limits: limits)
             digests = [:]
             if try gzip.nextMember() {
                 throw LaminaError(.malformed, "unexpected gzip member after the index", subject: name)
@@ -189,25 +137,37 @@ extension APKIndex {
                 throw LaminaError(.malformed, "unexpected gzip member after the index", subject: name)
             }
         }
-        guard let text = members.first(where: { $0.0.path == "APKINDEX" }) else {
+        guard let packages else {
             throw LaminaError(.malformed, "no APKINDEX member in the archive", subject: name)
         }
         var index = APKIndex(
-            packages: try parseText(String(decoding: text.1, as: UTF8.self), source: "\(name): APKINDEX"),
+            packages: packages,
             description: members.first(where: { $0.0.path == "DESCRIPTION" }).map { String(decoding: $0.1, as: UTF8.self) })
         index.signatures = signatures
         index.signedDigests = digests
+        index.signedOffset = signedOffset
+        index.archiveDigest = state.archive.finalize()
         return index
     }
 
-    private static func readMember(_ gzip: GzipReader, name: String, limits: SizeLimits) throws -> [(TarEntry, [UInt8])] {
+    /// Reads one gzip member's tar: the first `APKINDEX` entry is parsed as it is inflated (its text is never
+    /// held whole), every other entry is returned with its content.
+    private static func readMember(_ gzip: GzipReader, name: String, limits: SizeLimits) throws
+        -> (entries: [(TarEntry, [UInt8])], packages: [PackageInfo]?)
+    {
         let tar = TarReader(gzip, name: name, limits: limits)
         var out: [(TarEntry, [UInt8])] = []
+        var packages: [PackageInfo]?
         while let entry = try tar.next() {
-            out.append((entry, try tar.readContent(limit: Int(limits.maxIndexSize))))
+            if entry.path == "APKINDEX", packages == nil {
+                packages = try parseText(stream: tar.content, source: "\(name): APKINDEX", maxRecords: limits.maxIndexRecords)
+                out.append((entry, []))
+            } else {
+                out.append((entry, try tar.readContent(limit: Int(limits.maxIndexSize))))
+            }
         }
         try gzip.skipMember()
-        return out
+        return (out, packages)
     }
 
     /// Checks the index signatures against `keyring`, as `apk verify` does for an index.

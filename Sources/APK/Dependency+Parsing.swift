@@ -130,6 +130,11 @@ extension Dependency {
 
     static func isNameCharacter(_ c: Character) -> Bool {
         guard let ascii = c.asciiValue else { return false }
+        return isNameByte(ascii)
+    }
+
+    /// Letters, digits and `. _ - + : , [ ] /`.
+    static func isNameByte(_ ascii: UInt8) -> Bool {
         switch ascii {
         case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
             UInt8(ascii: "0")...UInt8(ascii: "9"):
@@ -144,6 +149,11 @@ extension Dependency {
 
     static func isTagCharacter(_ c: Character) -> Bool {
         guard let ascii = c.asciiValue else { return false }
+        return isTagByte(ascii)
+    }
+
+    /// Letters, digits and `. _ - +`.
+    static func isTagByte(_ ascii: UInt8) -> Bool {
         switch ascii {
         case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
             UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "-"),

@@ -59,6 +59,11 @@ public struct Hasher: Sendable {
 
     /// One-shot digest of a buffer.
     public static func digest(_ algorithm: LaminaCore.Digest.Algorithm, _ bytes: [UInt8]) -> LaminaCore.Digest {
+        bytes.withUnsafeBytes { digest(algorithm, $0) }
+    }
+
+    /// One-shot digest of raw bytes.
+    public static func digest(_ algorithm: LaminaCore.Digest.Algorithm, _ bytes: UnsafeRawBufferPointer) -> LaminaCore.Digest {
         var hasher = Hasher(algorithm)
         hasher.update(bytes)
         return hasher.finalize()

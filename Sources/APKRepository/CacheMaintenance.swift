@@ -10,6 +10,7 @@ import LaminaCore
 /// |---|---|---|
 /// | `indexes` | `<sha256 of URL>/` (APKINDEX.tar.gz + .etag) | `RepositoryClient` |
 /// | `packages` | `<sha1 of identity>.apk` (+ `.sha256`) | `RepositoryClient` |
+/// | `compiled-indexes` | `<sha256 of APKINDEX.tar.gz>.idx` (a verified index, parsed; self-checking) | `RepositoryClient` |
 /// | `sources` | `sha256/<hex>`, `sha512/<hex>` | the `fetch` pipeline |
 /// | `layers` | `<key>/` (layer.tar.gz + entry.json) | `ImageBuilder` |
 /// | `outputs` | `<sha256 of path>.json` (stamps of written tarballs) | `ImageBuilder` |
@@ -24,7 +25,7 @@ import LaminaCore
 /// files (dot-names) are removed once they are a day old, as `PackageCache` does.
 public struct CacheMaintenance: Sendable {
     /// The areas, in the order they are listed.
-    public static let areas = ["indexes", "packages", "sources", "layers", "outputs"]
+    public static let areas = ["indexes", "compiled-indexes", "packages", "sources", "layers", "outputs"]
 
     /// Sidecar suffixes that belong to the entry named without them.
     static let sidecars = [".sha256", ".etag"]
@@ -234,7 +235,7 @@ public struct CacheMaintenance: Sendable {
     }
 
     /// Checks every entry against its digest: packages against their sidecar, sources against
-    /// their name, indexes by reading them whole, output stamps by decoding them, and whatever
+    /// their name, indexes by reading them whole, compiled indexes against their own checksum and name, output stamps by decoding them, and whatever
     /// `checks` adds per area (layers: `LayerCache.damage`). Temporary files are skipped. With
     /// `repair`, damaged entries are removed (they would be fetched or built again anyway). Verifying
     /// does not count as use.
@@ -254,6 +255,12 @@ public struct CacheMaintenance: Sendable {
                     _ = try APKIndex.read(path: path + "/APKINDEX.tar.gz")
                     return nil
                 } catch { return "\(error)" }
+            },
+            "compiled-indexes": { path in
+                guard let data = FileManager.default.contents(atPath: path) else { return "unreadable" }
+                let name = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
+                guard let digest = try? Digest(.sha256, hex: name) else { return "not named by the sha256 of an index archive" }
+                return APKIndex.damage(ofCompiled: Array(data), archiveDigest: digest)
             },
             "outputs": { path in
                 guard let data = FileManager.default.contents(atPath: path),

@@ -6,7 +6,9 @@ import LaminaCore
 /// The on-disk cache (`$XDG_CACHE_HOME/lamina`, or `--cache-dir`):
 ///
 /// - `indexes/<sha256 of URL>/APKINDEX.tar.gz` (+ `.etag`): the last index fetched from a URL;
-/// - `packages/<sha1 hex of the identity>.apk` (+ `.sha256`): packages by their control checksum.
+/// - `packages/<sha1 hex of the identity>.apk` (+ `.sha256`): packages by their control checksum;
+/// - `compiled-indexes/<sha256 of APKINDEX.tar.gz>.idx`: each verified index, parsed, in the compiled
+///   form `APKIndex.compiledRepresentation()` writes (it carries its own checksum).
 ///
 /// Several builds may share the cache at once (threads, or processes). Every file is written under a
 /// name private to its writer (pid + random) in its final folder, verified there, and renamed into
@@ -76,6 +78,11 @@ public struct PackageCache: Sendable {
 
     public func indexPath(url: String) -> String {
         root + "/indexes/" + Hasher.digest(.sha256, Array(url.utf8)).hex + "/APKINDEX.tar.gz"
+    }
+
+    /// The compiled form of the index archive whose SHA-256 is `archiveDigest`.
+    public func compiledIndexPath(archiveDigest: Digest) -> String {
+        root + "/compiled-indexes/" + archiveDigest.hex + ".idx"
     }
 
     public func packagePath(identity: Digest) -> String {

@@ -86,11 +86,19 @@ public struct RepositoryClient: Sendable {
     }
 
     private func verifyIndex(at path: String, repository: RepositoryReference, architecture: String) throws -> LoadedIndex {
-        let index = try APKIndex.read(path: path)
+        let (index, compiledPath) = try readIndex(at: path)
         let subject = repository.isRemote ? repository.redacted + "/\(architecture)/APKINDEX.tar.gz" : path
         let verdict = index.verify(keyring: keyring)
+        // A fresh parse is kept in compiled form once its signature holds (or untrusted input is allowed): best
+        // effort, a cache that cannot be written only costs the next run a parse.
+        func keep() {
+            guard let compiledPath, let cache, let bytes = try? index.compiledRepresentation() else { return }
+            try? cache.prepareDirectory(for: compiledPath)
+            try? AtomicFileSink.write(bytes, to: compiledPath)
+        }
         switch verdict {
         case .ok(let key):
+            keep()
             return LoadedIndex(repository: repository, architecture: architecture, index: index, trustedBy: key)
         default:
             guard allowUntrusted else {
@@ -102,8 +110,32 @@ public struct RepositoryClient: Sendable {
                 throw LaminaError(.untrusted, "UNTRUSTED index: \(hint); add the key with --keyring-append/-k, or use --allow-untrusted", subject: subject)
             }
             progress?(.warning("using UNTRUSTED index \(subject) (\(verdict)) because of --allow-untrusted"))
+            keep()
             return LoadedIndex(repository: repository, architecture: architecture, index: index, trustedBy: nil)
         }
+    }
+
+    /// Reads the index at `path`. With a cache, the archive's compiled form (keyed by the archive's SHA-256)
+    /// is used when present and sound, so the archive is hashed but neither inflated nor parsed; the
+    /// signatures are still checked over the archive's bytes. A damaged compiled form is discarded with a
+    /// warning and the archive parsed again. Returns where a fresh parse should be kept (nil: nothing to keep).
+    private func readIndex(at path: String) throws -> (APKIndex, String?) {
+        guard let cache else { return (try APKIndex.read(path: path), nil) }
+        let limits = SizeLimits.default
+        let archive = try LaminaError.about(path) { try FileSource(path: path).readAll(limit: Int(limits.maxIndexSize), what: "index") }
+        guard archive.starts(with: [0x1f, 0x8b]) else { return (try APKIndex.read(bytes: archive, name: path, limits: limits), nil) }
+        let compiledPath = cache.compiledIndexPath(archiveDigest: Hasher.digest(.sha256, archive))
+        if let compiled = FileManager.default.contents(atPath: compiledPath) {
+            do {
+                let index = try archive.withUnsafeBytes { try APKIndex.loadCompiled(Array(compiled), archive: $0) }
+                CacheMaintenance.markUsed(compiledPath)
+                return (index, nil)
+            } catch let error as LaminaError {
+                // Never served: parsed again below, and the fresh compiled form replaces it by rename.
+                progress?(.warning("discarded the compiled index \(compiledPath): \(error.message); reading \(path) again"))
+            }
+        }
+        return (try APKIndex.read(bytes: archive, name: path, limits: limits), compiledPath)
     }
 
     /// An index file to read, and what to do once it has been verified: a fresh download sits under

@@ -85,7 +85,7 @@ struct SolverGraph {
     /// Names of packages left out because of their architecture, with those architectures.
     var otherArchitectures: [String: Set<String>] = [:]
 
-    private var reverseEdges = Set<ReverseEdge>()
+    private var reverseEdges = EdgeSet()
     private var identityIndex: [Digest: Int] = [:]
     private var fallbackIndex: [String: Int] = [:]
 
@@ -98,6 +98,14 @@ struct SolverGraph {
         let total = request.installed.count + request.repositories.reduce(0) { $0 + $1.packages.count }
         packages.reserveCapacity(total)
         infos.reserveCapacity(total)
+        identityIndex.reserveCapacity(total)
+        // Each package records (depends + install_if) x (1 + provides) reverse edges at most, many of them the
+        // same as another version's: room for half that bound means growing once at most.
+        var edges = 0
+        for repository in request.repositories {
+            for info in repository.packages { edges += (info.depends.count + info.installIf.count) * (1 + info.provides.count) }
+        }
+        reverseEdges = EdgeSet(capacity: edges / 2)
         names.reserveCapacity(total * 2)
         nameIndex.reserveCapacity(total * 2)
         for (index, repository) in request.repositories.enumerated() where repository.kind == .repository {
@@ -227,16 +235,55 @@ struct SolverGraph {
         }
     }
 
-    private struct ReverseEdge: Hashable {
-        var target: Int
-        var dependent: Int
-        var installIf: Bool
+    /// The reverse edges recorded so far, each packed into one integer: an open-addressing set, because a
+    /// package's dependencies times its provides make hundreds of thousands of insertions for a real index
+    /// (busybox alone provides ~400 names), too many for `Set`'s seeded hashing of a struct.
+    struct EdgeSet {
+        private var slots: [UInt64]
+        private var count = 0
+
+        /// Room for `capacity` keys before growing (at most half the slots are used).
+        init(capacity: Int = 1 << 11) {
+            var size = 1 << 12
+            while size < capacity * 2 { size <<= 1 }
+            slots = [UInt64](repeating: 0, count: size)
+        }
+
+        /// Inserts `key` (never 0); whether it was new.
+        mutating func insert(_ key: UInt64) -> Bool {
+            var mask = slots.count - 1
+            if (count + 1) * 2 > slots.count {
+                grow()
+                mask = slots.count - 1
+            }
+            var slot = Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> 20) & mask
+            while true {
+                let existing = slots[slot]
+                if existing == key { return false }
+                if existing == 0 { break }
+                slot = (slot + 1) & mask
+            }
+            slots[slot] = key
+            count += 1
+            return true
+        }
+
+        private mutating func grow() {
+            let old = slots
+            slots = [UInt64](repeating: 0, count: old.count * 2)
+            let mask = slots.count - 1
+            for key in old where key != 0 {
+                var slot = Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> 20) & mask
+                while slots[slot] != 0 { slot = (slot + 1) & mask }
+                slots[slot] = key
+            }
+        }
     }
 
     /// Records that `dependent` depends on (or is installed if) `target`, once.
     private mutating func addReverse(_ target: Int, _ dependent: Int, installIf: Bool) {
-        guard reverseEdges.insert(ReverseEdge(target: target, dependent: dependent, installIf: installIf)).inserted
-        else { return }
+        let key = UInt64(target) << 32 | UInt64(dependent) << 1 | (installIf ? 1 : 0) | 1 << 63
+        guard reverseEdges.insert(key) else { return }
         if installIf {
             names[target].reverseInstallIf.append(dependent)
         } else {
