@@ -108,9 +108,7 @@ struct CosignTree: AsyncParsableCommand {
 
     func run() async throws {
         let image = try Reference(reference)
-        let lines = try await registry.withClient(for: image) { client in
-            let store = try SignatureStore(client: client, image: image)
-            let digest = try await client.resolve(image).descriptor.digest
+        let lines = try await registry.withSignatureStore(for: image) { store, digest in
             var lines = ["📦 Supply Chain Security Related artifacts for an image: \(image.description)"]
             let kinds: [(SignatureImage.Kind, String)] = [
                 (.attestation, "💾 Attestations for an image tag"), (.signature, "🔐 Signatures for an image tag"),
@@ -154,10 +152,8 @@ struct CosignAttachSBOM: AsyncParsableCommand {
             throw LaminaError(.usage, "no SBOM media type for --type \(type) with format \(format)", subject: sbom)
         }
         global.logger.warn("attaching SBOMs this way does not sign them (cosign attest --type \(type) does)")
-        let tag = try await registry.withClient(for: image) { client in
-            let digest = try await client.resolve(image).descriptor.digest
-            let store = try SignatureStore(client: client, image: image)
-            return try await store.replaceAttachment(Blob(bytes: bytes, mediaType: mediaType), of: digest, .sbom)
+        let tag = try await registry.withSignatureStore(for: image) { store, digest in
+            try await store.replaceAttachment(Blob(bytes: bytes, mediaType: mediaType), of: digest, .sbom)
         }
         global.logger.info("attached \(sbom) as \(tag)")
     }
@@ -190,9 +186,7 @@ struct CosignDownload: AsyncParsableCommand {
 
         func run() async throws {
             let image = try Reference(reference)
-            let lines = try await registry.withClient(for: image) { client in
-                let digest = try await client.resolve(image).descriptor.digest
-                let store = try SignatureStore(client: client, image: image)
+            let lines = try await registry.withSignatureStore(for: image) { store, digest in
                 guard let layers = try await store.layers(digest, K.kind), !layers.isEmpty else {
                     throw LaminaError(.notFound, "no \(K.name) attached to \(digest)", subject: image.description)
                 }

@@ -22,6 +22,18 @@ extension RegistryFlags {
     }
 }
 
+extension RegistryFlags {
+    /// Runs `body` with the signature store of `image` and the digest its reference names.
+    func withSignatureStore<T: Sendable>(
+        for image: Reference, _ body: @Sendable (SignatureStore, Digest) async throws -> T
+    ) async throws -> T {
+        try await withClient(for: image) { client in
+            let digest = try await client.resolve(image).descriptor.digest
+            return try await body(try SignatureStore(client: client, image: image), digest)
+        }
+    }
+}
+
 /// Reads and writes cosign's signature images (`sha256-<hex>.sig` / `.att` / `.sbom`) in an image's repository, or
 /// where cosign's environment says: `COSIGN_REPOSITORY` (another repository of the same registry) and
 /// `COSIGN_DOCKER_MEDIA_TYPES` (new signature images with Docker's media types, for registries without OCI ones).
